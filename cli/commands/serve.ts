@@ -1,0 +1,48 @@
+import { Command, InvalidArgumentError } from "commander";
+import { homedir } from "node:os";
+import { join, resolve } from "node:path";
+import { createEngine, DEFAULT_HOST, DEFAULT_PORT } from "../../engine";
+
+/** `imageport serve`: runs the engine in the foreground until SIGINT/SIGTERM. */
+export function registerServe(program: Command): void {
+  program
+    .command("serve")
+    .description("run the imageportd engine in the foreground")
+    .option("--data <dir>", "data directory (database, master key, client.json, logs)", join(homedir(), ".imageport"))
+    .option("--host <host>", "address to listen on", DEFAULT_HOST)
+    .option("--port <port>", "port to listen on (0 picks a free one)", parsePort, DEFAULT_PORT)
+    .option("--log-stdout", "also write the JSON log lines to stdout", false)
+    .action(async (opts: { data: string; host: string; port: number; logStdout: boolean }) => {
+      const dataDir = resolve(opts.data);
+      const engine = await createEngine({
+        dataDir,
+        host: opts.host,
+        port: opts.port,
+        logToStdout: opts.logStdout,
+      }).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== "EADDRINUSE") throw err;
+        throw new Error(`${opts.host}:${opts.port} is already in use (another imageportd?); choose another --port.`);
+      });
+      process.stdout.write(`imageportd listening on ${engine.url} (data: ${dataDir})\n`);
+
+      const stop = (signal: NodeJS.Signals) => {
+        process.off("SIGINT", stop).off("SIGTERM", stop); // a second signal uses node's default: exit now
+        engine.close().then(
+          () => process.exit(0),
+          (err: unknown) => {
+            process.stderr.write(`imageport serve: error while stopping after ${signal}: ${String(err)}\n`);
+            process.exit(1);
+          },
+        );
+      };
+      process.on("SIGINT", stop).on("SIGTERM", stop);
+    });
+}
+
+function parsePort(value: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new InvalidArgumentError("must be a whole number from 0 to 65535.");
+  }
+  return port;
+}

@@ -1,0 +1,12 @@
+import { Command } from "commander";
+import { engineVersion } from "../engine/version";
+import { registerServe } from "./commands/serve";
+
+/** The `imageport` command. Each subcommand lives in cli/commands/<name>.ts and registers itself here. */
+export function buildProgram(): Command {
+  const program = new Command("imageport")
+    .description("imageport: VM-image portability engine and tools")
+    .version(engineVersion());
+  registerServe(program);
+  return program;
+}

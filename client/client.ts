@@ -1,0 +1,19 @@
+import { ClientCredentials } from "./auth";
+import { CredentialsApi } from "./credentials";
+import { createHttp, HttpOptions } from "./http";
+
+export interface ImageportClientOptions extends Omit<HttpOptions, "credentials"> {
+  credentials: ClientCredentials;
+}
+
+/** Entry point to an IPS-compatible API (imageportd or Citrix Cloud). */
+export class ImageportClient {
+  readonly endpoint: string;
+  readonly credentials: CredentialsApi;
+
+  constructor(options: ImageportClientOptions) {
+    const { http } = createHttp(options);
+    this.endpoint = options.endpoint;
+    this.credentials = new CredentialsApi(http);
+  }
+}

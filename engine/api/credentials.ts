@@ -1,0 +1,78 @@
+import { FastifyInstance, FastifyRequest } from "fastify";
+import { AuthContext } from "../auth/authenticate";
+import { credentialTypeChange, ValidationFailedError } from "../errors";
+import { CredentialType, splitFields } from "../credentials/types";
+import { toView } from "../credentials/view";
+import { CredentialStore } from "../store/credential-store";
+import {
+  createCredentialBody,
+  credentialIdParams,
+  listCredentialsQuery,
+  replaceCredentialBody,
+} from "./schemas/credentials";
+
+/** A body that passed the schema: `type` is known and every field is a string. */
+type CredentialBody = { id?: string; type: CredentialType; name?: string } & Record<string, string>;
+
+interface ById {
+  Params: { id: string };
+}
+
+export function registerCredentialRoutes(app: FastifyInstance, deps: { credentials: CredentialStore }): void {
+  const store = deps.credentials;
+
+  app.post<{ Body: CredentialBody & { id: string } }>(
+    "/ips/credentials",
+    { schema: { body: createCredentialBody } },
+    async (request, reply) => {
+      const body = request.body;
+      const created = await store.create(customer(request), { id: body.id, ...toInput(body) });
+      reply.code(201).header("Location", `/ips/credentials/${encodeURIComponent(created.id)}`);
+      return toView(created);
+    },
+  );
+
+  app.get<{ Querystring: { type?: CredentialType } }>(
+    "/ips/credentials",
+    { schema: { querystring: listCredentialsQuery } },
+    async (request) => {
+      const records = await store.list(customer(request), { type: request.query.type });
+      return { items: records.map(toView) };
+    },
+  );
+
+  app.get<ById>("/ips/credentials/:id", { schema: { params: credentialIdParams } }, async (request) =>
+    toView(await store.get(customer(request), request.params.id)),
+  );
+
+  app.put<ById & { Body: CredentialBody }>(
+    "/ips/credentials/:id",
+    { schema: { params: credentialIdParams, body: replaceCredentialBody } },
+    async (request) => {
+      const { id } = request.params;
+      const body = request.body;
+      if (body.id !== undefined && body.id !== id) {
+        throw new ValidationFailedError([
+          { field: "id", message: `must equal the id in the path ('${id}') or be left out` },
+        ]);
+      }
+      const existing = await store.get(customer(request), id);
+      if (existing.type !== body.type) throw credentialTypeChange(id, existing.type, body.type);
+      return toView(await store.update(customer(request), { id, ...toInput(body) }));
+    },
+  );
+
+  app.delete<ById>("/ips/credentials/:id", { schema: { params: credentialIdParams } }, async (request, reply) => {
+    await store.delete(customer(request), request.params.id);
+    reply.code(204).send();
+  });
+}
+
+function toInput(body: CredentialBody) {
+  return { type: body.type, name: body.name, ...splitFields(body.type, body) };
+}
+
+/** Credential routes run only after authenticate(), which sets request.auth. */
+function customer(request: FastifyRequest): string {
+  return (request.auth as AuthContext).customerId;
+}

@@ -1,0 +1,33 @@
+import { FastifyInstance } from "fastify";
+import { verifyClientSecret } from "../auth/client-secret";
+import { TokenIssuer } from "../auth/tokens";
+import { badClientCredentials } from "../errors";
+import { ApiClientStore } from "../store/api-client-store";
+import { tokenRequestBody } from "./schemas/token";
+
+interface TokenRequest {
+  Params: { customerId: string };
+  Body: { grant_type: "client_credentials"; client_id: string; client_secret: string };
+}
+
+/** OAuth2 client-credentials grant at Citrix Cloud's path. */
+export function registerTokenRoutes(
+  app: FastifyInstance,
+  deps: { clients: ApiClientStore; tokens: TokenIssuer },
+): void {
+  app.post<TokenRequest>(
+    "/cctrustoauth2/:customerId/tokens/clients",
+    { config: { public: true }, schema: { body: tokenRequestBody } },
+    async (request, reply) => {
+      const { customerId } = request.params;
+      const { client_id, client_secret } = request.body;
+      const client = await deps.clients.find(client_id);
+      const valid = await verifyClientSecret(client_secret, client?.secretHash);
+      if (!client || !valid || client.customerId !== customerId) throw badClientCredentials(customerId);
+
+      const { token, expiresIn } = deps.tokens.issue(customerId, client.clientId);
+      reply.header("Cache-Control", "no-store"); // RFC 6749 5.1: token responses must not be cached
+      return { access_token: token, token_type: "bearer", expires_in: expiresIn };
+    },
+  );
+}

@@ -1,0 +1,193 @@
+// One family of errors for the engine. `code` is part of the wire contract: clients branch on
+// it, never on the message. Messages say what happened, why, and how to fix it.
+
+export interface FieldError {
+  /** The offending property, e.g. "password" (or "body" for the request as a whole). */
+  field: string;
+  message: string;
+}
+
+export type EngineErrorCode =
+  | "VALIDATION_FAILED"
+  | "UNAUTHENTICATED"
+  | "FORBIDDEN"
+  | "CREDENTIAL_NOT_FOUND"
+  | "CREDENTIAL_ALREADY_EXISTS"
+  | "NOT_FOUND"
+  | "UNSUPPORTED_MEDIA_TYPE"
+  | "PAYLOAD_TOO_LARGE"
+  | "MASTER_KEY_INVALID"
+  | "SECRET_UNDECRYPTABLE"
+  | "INTERNAL";
+
+/** The JSON body of every non-2xx response. */
+export interface ErrorBody {
+  error: { code: EngineErrorCode; message: string; fields?: FieldError[] };
+}
+
+export class EngineError extends Error {
+  override readonly name: string = "EngineError";
+
+  constructor(
+    readonly code: EngineErrorCode,
+    readonly status: number,
+    message: string,
+    readonly fields?: FieldError[],
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+
+  toBody(): ErrorBody {
+    const body: ErrorBody = { error: { code: this.code, message: this.message } };
+    if (this.fields && this.fields.length > 0) body.error.fields = this.fields;
+    return body;
+  }
+}
+
+export class ValidationFailedError extends EngineError {
+  override readonly name = "ValidationFailedError";
+  constructor(fields: FieldError[], message = describeFields(fields)) {
+    super("VALIDATION_FAILED", 400, message, fields);
+  }
+}
+
+export class UnauthenticatedError extends EngineError {
+  override readonly name = "UnauthenticatedError";
+  constructor(message: string) {
+    super("UNAUTHENTICATED", 401, message);
+  }
+}
+
+export class ForbiddenError extends EngineError {
+  override readonly name = "ForbiddenError";
+  constructor(message: string) {
+    super("FORBIDDEN", 403, message);
+  }
+}
+
+export class CredentialNotFoundError extends EngineError {
+  override readonly name = "CredentialNotFoundError";
+  constructor(readonly credentialId: string) {
+    super(
+      "CREDENTIAL_NOT_FOUND",
+      404,
+      `Credential '${credentialId}' does not exist. List the existing ones with GET /ips/credentials, ` +
+        `or create it with POST /ips/credentials.`,
+    );
+  }
+}
+
+export class CredentialAlreadyExistsError extends EngineError {
+  override readonly name = "CredentialAlreadyExistsError";
+  constructor(readonly credentialId: string) {
+    super(
+      "CREDENTIAL_ALREADY_EXISTS",
+      409,
+      `Credential '${credentialId}' already exists. Ids are unique: replace it with ` +
+        `PUT /ips/credentials/${credentialId}, or choose another id.`,
+    );
+  }
+}
+
+export class NotFoundError extends EngineError {
+  override readonly name = "NotFoundError";
+  constructor(method: string, path: string) {
+    super(
+      "NOT_FOUND",
+      404,
+      `No route ${method} ${path}. The engine serves /ips/credentials, /ips/info/version and /healthz; ` +
+        `check the method and the path.`,
+    );
+  }
+}
+
+export class InternalError extends EngineError {
+  override readonly name = "InternalError";
+  constructor(requestId: string, options?: { cause?: unknown }) {
+    super(
+      "INTERNAL",
+      500,
+      `The engine failed unexpectedly while handling this request (request id ${requestId}). ` +
+        `The engine log has the details under that request id; retrying may help if the cause was transient.`,
+      undefined,
+      options,
+    );
+  }
+}
+
+// --- factories for messages used in more than one place --------------------------------------
+
+const TOKEN_HOWTO =
+  "Get a token with POST /cctrustoauth2/{customerId}/tokens/clients (form fields grant_type=client_credentials, " +
+  "client_id, client_secret; the engine's own client is in <dataDir>/client.json) and send it as " +
+  "'Authorization: CwsAuth Bearer=<token>'.";
+
+export function missingToken(): UnauthenticatedError {
+  return new UnauthenticatedError(`This call needs a bearer token and none was sent. ${TOKEN_HOWTO}`);
+}
+
+export function malformedAuthorization(): UnauthenticatedError {
+  return new UnauthenticatedError(
+    `The Authorization header is not of the form 'CwsAuth Bearer=<token>'. ${TOKEN_HOWTO}`,
+  );
+}
+
+export function invalidToken(): UnauthenticatedError {
+  return new UnauthenticatedError(
+    `The bearer token is unknown or expired (tokens last one hour and do not survive an engine restart). ${TOKEN_HOWTO}`,
+  );
+}
+
+export function badClientCredentials(customerId: string): UnauthenticatedError {
+  return new UnauthenticatedError(
+    `The client id or client secret is wrong, or the client does not belong to customer '${customerId}'. ` +
+      `Use the values from <dataDir>/client.json and that file's customerId in the token URL.`,
+  );
+}
+
+export function missingCustomerHeader(): ForbiddenError {
+  return new ForbiddenError(
+    "The Citrix-CustomerId header is missing. Send the customer id your token was issued for " +
+      "(the customerId in <dataDir>/client.json).",
+  );
+}
+
+export function customerMismatch(sent: string): ForbiddenError {
+  return new ForbiddenError(
+    `The Citrix-CustomerId header '${sent}' is not the customer this token was issued for. ` +
+      `Send the customer id used in the token URL, or get a token for customer '${sent}'.`,
+  );
+}
+
+export function credentialTypeChange(id: string, stored: string, requested: string): ValidationFailedError {
+  return new ValidationFailedError([
+    {
+      field: "type",
+      message:
+        `cannot change from ${stored} to ${requested}: the type of an existing credential is fixed; ` +
+        `delete credential '${id}' and create it again with the new type`,
+    },
+  ]);
+}
+
+export function masterKeyInvalid(reason: string): EngineError {
+  return new EngineError("MASTER_KEY_INVALID", 500, `The master key is unusable: ${reason}`);
+}
+
+export function secretUndecryptable(what: string, cause?: unknown): EngineError {
+  return new EngineError(
+    "SECRET_UNDECRYPTABLE",
+    500,
+    `The stored secret of ${what} could not be decrypted: it was encrypted with another master key, ` +
+      `or the stored data was altered. Restore the master key this data directory was created with ` +
+      `(IMAGEPORT_MASTER_KEY or <dataDir>/master.key), or re-enter the secret with PUT.`,
+    undefined,
+    { cause },
+  );
+}
+
+function describeFields(fields: FieldError[]): string {
+  const list = fields.map((f) => `${f.field} ${f.message}`).join("; ");
+  return `The request is invalid: ${list}. Fix the listed field(s) and send the request again.`;
+}

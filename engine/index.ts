@@ -1,0 +1,10 @@
+export { createEngine, DEFAULT_CUSTOMER_ID, DEFAULT_HOST, DEFAULT_PORT } from "./server";
+export type { Engine, EngineOptions } from "./server";
+export * from "./errors";
+export { CREDENTIAL_TYPE_NAMES } from "./credentials/types";
+export type { CredentialType } from "./credentials/types";
+export type { CredentialView } from "./credentials/view";
+export type { CredentialStore, CredentialRecord, CredentialInput } from "./store/credential-store";
+export { SecretBox } from "./secrets/secret-box";
+export type { Sealed } from "./secrets/secret-box";
+export { engineVersion } from "./version";

@@ -1,0 +1,42 @@
+import { Kysely } from "kysely";
+import { masterKeyInvalid } from "../errors";
+import { SecretBox } from "../secrets/secret-box";
+import { Database } from "./schema";
+
+const KEY = "master_key_check";
+const PLAINTEXT = "imageport master key check";
+
+/**
+ * Refuses to start with a master key other than the one the data directory was created with.
+ * Without this, a lost master.key would be silently recreated and every stored secret would
+ * fail later, one job at a time.
+ */
+export async function verifyMasterKey(db: Kysely<Database>, box: SecretBox): Promise<void> {
+  const row = await db.selectFrom("meta").select("value").where("key", "=", KEY).executeTakeFirst();
+  if (!row) {
+    const { iv, tag, ciphertext } = box.seal(PLAINTEXT, KEY);
+    const value = JSON.stringify({
+      iv: iv.toString("base64"),
+      tag: tag.toString("base64"),
+      ciphertext: ciphertext.toString("base64"),
+    });
+    await db.insertInto("meta").values({ key: KEY, value }).execute();
+    return;
+  }
+  const stored = JSON.parse(row.value) as { iv: string; tag: string; ciphertext: string };
+  try {
+    box.open(
+      {
+        iv: Buffer.from(stored.iv, "base64"),
+        tag: Buffer.from(stored.tag, "base64"),
+        ciphertext: Buffer.from(stored.ciphertext, "base64"),
+      },
+      KEY,
+    );
+  } catch {
+    throw masterKeyInvalid(
+      "it is not the key this data directory was created with, so its stored secrets cannot be decrypted. " +
+        "Restore the original key (IMAGEPORT_MASTER_KEY or <dataDir>/master.key) and start again.",
+    );
+  }
+}

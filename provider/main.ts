@@ -1,0 +1,19 @@
+import { ProviderServer } from "./server";
+import { handlers } from "./resources";
+
+/**
+ * Entry point of pulumi-resource-imageport. The engine starts it with its own address as
+ * the first non-flag argument and reads the port from stdout: nothing else may go there.
+ */
+async function main(argv: string[]): Promise<void> {
+  const server = new ProviderServer(handlers);
+  const engineAddress = argv.find((a) => !a.startsWith("-"));
+  if (engineAddress) server.log.attach(engineAddress);
+  const { port } = await server.listen();
+  process.stdout.write(`${port}\n`);
+}
+
+main(process.argv.slice(2)).catch((err) => {
+  process.stderr.write(`pulumi-resource-imageport: ${err instanceof Error ? err.stack : err}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,9 @@
+# Versions and locations of the Pulumi toolchain, shared by scripts/setup and scripts/pulumi-env.
+# Sourced, not executed.
+IMAGEPORT_ROOT=${IMAGEPORT_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+PULUMI_VERSION=v3.259.0          # the CLI; @pulumi/pulumi in package.json is pinned to the same release
+PULUMI_HOST_VERSION=v3.68.0      # the Node.js language host (see scripts/toolchain/pulumi-language-nodejs/tools.go)
+IMAGEPORT_CACHE=${IMAGEPORT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/imageport}
+# Keyed by version: a version bump builds into a fresh directory and never mixes binaries.
+PULUMI_TOOLCHAIN_DIR=$IMAGEPORT_CACHE/pulumi-$PULUMI_VERSION-nodejs-host-$PULUMI_HOST_VERSION
+PULUMI_BIN=$PULUMI_TOOLCHAIN_DIR/bin
