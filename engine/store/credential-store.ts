@@ -78,7 +78,7 @@ export class KyselyCredentialStore implements CredentialStore {
   async list(customerId: string, filter: { type?: string } = {}): Promise<CredentialRecord[]> {
     let query = this.db.selectFrom("credentials").selectAll().where("customer_id", "=", customerId);
     if (filter.type !== undefined) query = query.where("type", "=", filter.type);
-    // TODO(postgres): order with COLLATE "C" there so both stores sort ids byte-wise alike.
+    // PostgreSQL will need COLLATE "C" here so both stores sort ids byte-wise alike.
     const rows = await query.orderBy("id").execute();
     return rows.map(toRecord);
   }

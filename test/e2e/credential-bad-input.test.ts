@@ -10,14 +10,24 @@ type Config = Record<string, { value: string; secret?: boolean }>;
 describe("Credential bad input fails at preview, naming the property", function () {
   this.timeout(600_000);
   let engine: EngineProcess;
+  const projects: PulumiProject[] = [];
 
   before(async () => (engine = await EngineProcess.start()));
-  after(async () => engine?.stop());
+  after(async () => {
+    for (const p of projects) p.dispose();
+    await engine?.stop();
+  });
+
+  function project(): PulumiProject {
+    const p = new PulumiProject(PROGRAM);
+    projects.push(p);
+    return p;
+  }
 
   async function preview(config: Config) {
-    const project = new PulumiProject(PROGRAM);
-    await project.init({ ...engine.providerConfig(), ...config });
-    const result = await project.run(["preview"]);
+    const p = project();
+    await p.init({ ...engine.providerConfig(), ...config });
+    const result = await p.run(["preview"]);
     assert.notEqual(result.code, 0, `preview should fail:\n${result.output}`);
     assert.deepEqual(await engine.client().credentials.list(), [], "nothing was created");
     return result.output;
@@ -66,15 +76,15 @@ describe("Credential bad input fails at preview, naming the property", function 
   });
 
   it("reports an unauthenticated call with the engine's code and how to fix it", async () => {
-    const project = new PulumiProject(PROGRAM);
-    await project.init({
+    const p = project();
+    await p.init({
       ...engine.providerConfig(),
       "imageport:clientSecret": { value: "not-the-secret", secret: true },
       "cred:type": { value: "UsernamePassword" },
       "cred:username": { value: "u" },
       "cred:password": { value: "p", secret: true },
     });
-    const result = await project.run(["up", "--yes"]);
+    const result = await p.run(["up", "--yes"]);
     assert.notEqual(result.code, 0);
     assert.match(result.output, /401 UNAUTHENTICATED/);
     assert.ok(!result.output.includes("not-the-secret"), "the client secret is not echoed");

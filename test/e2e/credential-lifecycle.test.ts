@@ -23,7 +23,10 @@ describe("Credential lifecycle with the real Pulumi CLI", function () {
       "cred:password": { value: "first-password", secret: true },
     });
   });
-  after(async () => engine?.stop());
+  after(async () => {
+    project?.dispose();
+    await engine?.stop();
+  });
 
   it("creates the credential in the engine on up", async () => {
     await project.ok(["up", "--yes"]);

@@ -39,7 +39,10 @@ describe("Credential secrets never appear in plain text", function () {
       responses.push(await (await fetch(engine.url + url, { headers })).text());
     }
   });
-  after(async () => engine?.stop());
+  after(async () => {
+    project?.dispose();
+    await engine?.stop();
+  });
 
   it("is encrypted in the stack's state file", () => {
     const files = filesBelow(project.backend);

@@ -12,9 +12,13 @@ export class EngineProcess {
     readonly url: string,
     readonly dataDir: string,
     readonly credentials: ClientCredentials,
+    private readonly ownsDataDir: boolean,
   ) {}
 
-  static async start(dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "imageportd-"))): Promise<EngineProcess> {
+  /** Starts an engine on a fresh temporary data dir (removed on stop), or on the given one. */
+  static async start(dataDir?: string): Promise<EngineProcess> {
+    const ownsDataDir = dataDir === undefined;
+    dataDir ??= fs.mkdtempSync(path.join(os.tmpdir(), "imageportd-"));
     const child = spawn(process.execPath, [path.join(REPO_ROOT, "dist/cli/main.js"), "serve", "--data", dataDir, "--port", "0"], {
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -37,7 +41,7 @@ export class EngineProcess {
       });
     });
     const credentials = JSON.parse(fs.readFileSync(path.join(dataDir, "client.json"), "utf8")) as ClientCredentials;
-    return new EngineProcess(child, url, dataDir, credentials);
+    return new EngineProcess(child, url, dataDir, credentials, ownsDataDir);
   }
 
   client(): ImageportClient {
@@ -55,6 +59,11 @@ export class EngineProcess {
   }
 
   async stop(): Promise<void> {
+    await this.kill();
+    if (this.ownsDataDir) fs.rmSync(this.dataDir, { recursive: true, force: true });
+  }
+
+  private async kill(): Promise<void> {
     if (this.child.exitCode !== null || this.child.signalCode !== null) return;
     const exited = new Promise<void>((resolve) => this.child.once("exit", () => resolve()));
     process.kill(this.child.pid!, "SIGTERM");

@@ -18,12 +18,13 @@ export interface PulumiResult {
  * through Pulumi.yaml, and `pulumi-imageport` linked into node_modules as `npm link` would.
  */
 export class PulumiProject {
+  readonly root: string;
   readonly dir: string;
   readonly home: string;
   readonly backend: string;
 
   constructor(readonly programDir: string, readonly stack = "test") {
-    const root = fs.mkdtempSync(path.join(os.tmpdir(), "imageport-e2e-"));
+    const root = (this.root = fs.mkdtempSync(path.join(os.tmpdir(), "imageport-e2e-")));
     this.dir = path.join(root, "program");
     this.home = path.join(root, "pulumi-home");
     this.backend = path.join(root, "state");
@@ -36,6 +37,11 @@ export class PulumiProject {
     fs.mkdirSync(modules);
     fs.symlinkSync(path.join(REPO_ROOT, "node_modules", "@pulumi"), path.join(modules, "@pulumi"));
     fs.symlinkSync(REPO_ROOT, path.join(modules, "pulumi-imageport"));
+  }
+
+  /** Removes the project, its state and its PULUMI_HOME. */
+  dispose(): void {
+    fs.rmSync(this.root, { recursive: true, force: true });
   }
 
   /** Runs `pulumi ARGS` in the project; never throws on a non-zero exit. */

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { startTestEngine, TEST_CLIENT, TestEngine } from "../../engine/testing/harness";
+import { startTestEngine, TEST_CLIENT, TestEngine } from "../helpers/engine-harness";
 
 // The credentials API and its authentication, against a real engine (fastify + SQLite in a temp dir).
 

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { ApiResponse, makeDataDir, startTestEngine, TestEngine } from "../../engine/testing/harness";
+import { ApiResponse, makeDataDir, startTestEngine, TestEngine } from "../helpers/engine-harness";
 import { loadMasterKey } from "../../engine/secrets/master-key";
 import { SecretBox } from "../../engine/secrets/secret-box";
 import { KyselyCredentialStore } from "../../engine/store/credential-store";

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createEngine, Engine, EngineOptions } from "../server";
+import { createEngine, Engine, EngineOptions } from "../../engine";
 
 // Starts a real engine on 127.0.0.1:<random port> over a temporary data directory, for tests
 // (engine tests today; client and CLI tests can use it too). Not used by the engine itself.
