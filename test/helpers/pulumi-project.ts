@@ -24,10 +24,10 @@ export class PulumiProject {
   readonly backend: string;
 
   constructor(readonly programDir: string, readonly stack = "test") {
-    const root = (this.root = fs.mkdtempSync(path.join(os.tmpdir(), "imageport-e2e-")));
-    this.dir = path.join(root, "program");
-    this.home = path.join(root, "pulumi-home");
-    this.backend = path.join(root, "state");
+    this.root = fs.mkdtempSync(path.join(os.tmpdir(), "imageport-e2e-"));
+    this.dir = path.join(this.root, "program");
+    this.home = path.join(this.root, "pulumi-home");
+    this.backend = path.join(this.root, "state");
     fs.cpSync(programDir, this.dir, { recursive: true });
     fs.mkdirSync(this.backend);
     const yamlPath = path.join(this.dir, "Pulumi.yaml");
