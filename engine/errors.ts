@@ -18,7 +18,31 @@ export type EngineErrorCode =
   | "PAYLOAD_TOO_LARGE"
   | "MASTER_KEY_INVALID"
   | "SECRET_UNDECRYPTABLE"
-  | "INTERNAL";
+  | "INTERNAL"
+  // jobs, locations, connectors (API)
+  | "JOB_NOT_FOUND"
+  | "JOB_NOT_CANCELLABLE"
+  | "RESOURCE_LOCATION_NOT_FOUND"
+  | "RESOURCE_LOCATION_IN_USE"
+  | "RESOURCE_LOCATION_ALREADY_EXISTS"
+  | "CONNECTOR_NOT_FOUND"
+  | "REGISTRATION_CODE_INVALID"
+  | "UNSUPPORTED_OPTION"
+  | "PLATFORM_NOT_SUPPORTED"
+  // job failures (stored in job.error; the HTTP status is not used)
+  | "SOURCE_DISK_NOT_FOUND"
+  | "SOURCE_DISK_UNREADABLE"
+  | "SHARE_UNREACHABLE"
+  | "SHARE_ACCESS_DENIED"
+  | "SHARE_PATH_NOT_FOUND"
+  | "SHARE_WRITE_FAILED"
+  | "OUTPUT_EXISTS"
+  | "OUTPUT_VERIFICATION_FAILED"
+  | "DISK_TOOL_FAILED"
+  | "JOB_CANCELLED"
+  | "JOB_TIMED_OUT"
+  | "ENGINE_RESTARTED"
+  | "CONNECTOR_LOST";
 
 /** The JSON body of every non-2xx response. */
 export interface ErrorBody {
@@ -114,6 +138,14 @@ export class InternalError extends EngineError {
       options,
     );
   }
+}
+
+/**
+ * A job step failed for a reason the user can act on (a missing disk, an unreachable share).
+ * Thrown by platforms/ and disk/; the runner stores code and message in job.error.
+ */
+export function jobFailure(code: EngineErrorCode, message: string, cause?: unknown): EngineError {
+  return new EngineError(code, 500, message, undefined, { cause });
 }
 
 // --- factories for messages used in more than one place --------------------------------------
