@@ -27,6 +27,11 @@ export const DEFAULT_CUSTOMER_ID = "local";
 export interface EngineOptions {
   /** Holds imageport.db, master.key, client.json and logs/. Created (mode 0700) if missing. */
   dataDir: string;
+  /**
+   * postgres:// (or postgresql://) URL of the database to keep the store in, instead of
+   * <dataDir>/imageport.db. The master key stays in the data directory (or IMAGEPORT_MASTER_KEY).
+   */
+  databaseUrl?: string;
   host?: string;
   /** 0 picks a free port. */
   port?: number;
@@ -58,7 +63,7 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
   let app: FastifyInstance | undefined;
   try {
     const box = new SecretBox(loadMasterKey(dataDir));
-    db = await openDatabase(dataDir);
+    db = await openDatabase(dataDir, { databaseUrl: options.databaseUrl });
     await verifyMasterKey(db, box);
     const clients = new KyselyApiClientStore(db);
     const credentials = new KyselyCredentialStore(db, box);

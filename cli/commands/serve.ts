@@ -2,6 +2,10 @@ import { Command, InvalidArgumentError } from "commander";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { createEngine, DEFAULT_HOST, DEFAULT_PORT } from "../../engine";
+import { redactDatabaseUrl, urlHasPassword } from "../../engine/store/postgres";
+
+/** Read when --database is not given; the way to pass a password without it showing in `ps`. */
+export const DATABASE_URL_ENV = "IMAGEPORT_DATABASE_URL";
 
 /** `imageport serve`: runs the engine in the foreground until SIGINT/SIGTERM. */
 export function registerServe(program: Command): void {
@@ -12,10 +16,24 @@ export function registerServe(program: Command): void {
     .option("--host <host>", "address to listen on", DEFAULT_HOST)
     .option("--port <port>", "port to listen on (0 picks a free one)", parsePort, DEFAULT_PORT)
     .option("--log-stdout", "also write the JSON log lines to stdout", false)
-    .action(async (opts: { data: string; host: string; port: number; logStdout: boolean }) => {
+    // No default from the environment here: commander would print it, password included, in --help.
+    .option(
+      "--database <url>",
+      `PostgreSQL database (postgres://user@host:5432/db) instead of <data>/imageport.db; default $${DATABASE_URL_ENV}. ` +
+        `Put a password in $${DATABASE_URL_ENV} or $PGPASSWORD, not here: command lines are visible in ps`,
+    )
+    .action(async (opts: { data: string; host: string; port: number; logStdout: boolean; database?: string }) => {
       const dataDir = resolve(opts.data);
+      const databaseUrl = (opts.database ?? process.env[DATABASE_URL_ENV])?.trim() || undefined;
+      if (opts.database && urlHasPassword(opts.database)) {
+        process.stderr.write(
+          `imageport serve: warning: --database contains a password, which other users of this machine can see ` +
+            `in ps; pass the URL in ${DATABASE_URL_ENV} (or the password in PGPASSWORD) instead.\n`,
+        );
+      }
       const engine = await createEngine({
         dataDir,
+        databaseUrl,
         host: opts.host,
         port: opts.port,
         logToStdout: opts.logStdout,
@@ -23,7 +41,8 @@ export function registerServe(program: Command): void {
         if (err.code !== "EADDRINUSE") throw err;
         throw new Error(`${opts.host}:${opts.port} is already in use (another imageportd?); choose another --port.`);
       });
-      process.stdout.write(`imageportd listening on ${engine.url} (data: ${dataDir})\n`);
+      const database = databaseUrl ? `, database: ${redactDatabaseUrl(databaseUrl)}` : "";
+      process.stdout.write(`imageportd listening on ${engine.url} (data: ${dataDir}${database})\n`);
 
       const stop = (signal: NodeJS.Signals) => {
         process.off("SIGINT", stop).off("SIGTERM", stop); // a second signal uses node's default: exit now

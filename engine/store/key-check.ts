@@ -12,7 +12,8 @@ const PLAINTEXT = "imageport master key check";
  * fail later, one job at a time.
  */
 export async function verifyMasterKey(db: Kysely<Database>, box: SecretBox): Promise<void> {
-  const row = await db.selectFrom("meta").select("value").where("key", "=", KEY).executeTakeFirst();
+  const read = () => db.selectFrom("meta").select("value").where("key", "=", KEY).executeTakeFirst();
+  let row = await read();
   if (!row) {
     const { iv, tag, ciphertext } = box.seal(PLAINTEXT, KEY);
     const value = JSON.stringify({
@@ -20,8 +21,11 @@ export async function verifyMasterKey(db: Kysely<Database>, box: SecretBox): Pro
       tag: tag.toString("base64"),
       ciphertext: ciphertext.toString("base64"),
     });
-    await db.insertInto("meta").values({ key: KEY, value }).execute();
-    return;
+    // Engines starting together on one PostgreSQL database can all get here: the first insert
+    // wins and every engine, this one included, checks its key against the stored value.
+    await db.insertInto("meta").values({ key: KEY, value }).onConflict((oc) => oc.column("key").doNothing()).execute();
+    row = await read();
+    if (!row) throw new Error("the master key check value vanished right after it was stored");
   }
   const stored = JSON.parse(row.value) as { iv: string; tag: string; ciphertext: string };
   try {

@@ -9,8 +9,8 @@ import { EngineError } from "../../engine/errors";
 import { loadMasterKey, MASTER_KEY_ENV } from "../../engine/secrets/master-key";
 import { SecretBox } from "../../engine/secrets/secret-box";
 import { KyselyCredentialStore } from "../../engine/store/credential-store";
-import { openDatabase } from "../../engine/store/database";
 import { Database } from "../../engine/store/schema";
+import { forEachBackend, StoreTarget } from "../helpers/stores";
 
 const hasCode = (code: string) => (err: unknown) => err instanceof EngineError && err.code === code;
 
@@ -21,27 +21,22 @@ const upInput = (id: string, password: string) => ({
   secretFields: { password },
 });
 
-describe("engine: credential store (SQLite)", function () {
-  this.timeout(10_000);
-  let dataDir: string;
+forEachBackend("engine: credential store", (backend) => {
+  let target: StoreTarget;
   let db: Kysely<Database>;
   let store: KyselyCredentialStore;
 
   beforeEach(async () => {
-    dataDir = mkdtempSync(join(tmpdir(), "imageport-store-test-"));
-    db = await openDatabase(dataDir);
-    store = new KyselyCredentialStore(db, new SecretBox(loadMasterKey(dataDir, {})));
-  });
-  afterEach(async () => {
-    await db.destroy();
-    rmSync(dataDir, { recursive: true, force: true });
+    target = await backend.fresh();
+    db = await target.open();
+    store = new KyselyCredentialStore(db, new SecretBox(loadMasterKey(target.dataDir, {})));
   });
 
   it("returns the original secret after the database is closed and reopened", async () => {
     await store.create("c1", upInput("a", "pw-a"));
     await db.destroy();
-    db = await openDatabase(dataDir);
-    store = new KyselyCredentialStore(db, new SecretBox(loadMasterKey(dataDir, {})));
+    db = await target.open();
+    store = new KyselyCredentialStore(db, new SecretBox(loadMasterKey(target.dataDir, {})));
     assert.deepEqual(await store.getSecret("c1", "a"), { password: "pw-a" });
     assert.deepEqual((await store.get("c1", "a")).publicFields, { username: "u" });
   });
@@ -81,20 +76,26 @@ describe("engine: credential store (SQLite)", function () {
     assert.ok(first.updatedAt > created.updatedAt && second.updatedAt > first.updatedAt);
     assert.equal(second.createdAt, created.createdAt);
   });
+
+  it("lists ids in byte order, whatever the database's collation", async () => {
+    // The test server's default collation is ICU en-US, which would give 9 a a-b a.b a_b b B Z.
+    for (const id of ["b", "a_b", "Z", "a.b", "a", "9", "a-b", "B"]) await store.create("c1", upInput(id, "pw"));
+    assert.deepEqual((await store.list("c1")).map((c) => c.id), ["9", "B", "Z", "a", "a-b", "a.b", "a_b", "b"]);
+  });
+
+  it("refuses to start with a master key other than the data directory's", async () => {
+    const options = { dataDir: target.dataDir, databaseUrl: target.databaseUrl, port: 0 };
+    const engine = await createEngine(options);
+    await engine.close();
+    writeFileSync(join(target.dataDir, "master.key"), randomBytes(32).toString("base64"));
+    await assert.rejects(createEngine(options), hasCode("MASTER_KEY_INVALID"));
+  });
 });
 
 describe("engine: master key", function () {
-  this.timeout(10_000);
   let dataDir: string;
   beforeEach(() => (dataDir = mkdtempSync(join(tmpdir(), "imageport-key-test-"))));
   afterEach(() => rmSync(dataDir, { recursive: true, force: true }));
-
-  it("refuses to start with a master key other than the data directory's", async () => {
-    const engine = await createEngine({ dataDir, port: 0 });
-    await engine.close();
-    writeFileSync(join(dataDir, "master.key"), randomBytes(32).toString("base64"));
-    await assert.rejects(createEngine({ dataDir, port: 0 }), hasCode("MASTER_KEY_INVALID"));
-  });
 
   it("takes the key from IMAGEPORT_MASTER_KEY when set, and refuses one of the wrong size", () => {
     const key = randomBytes(32);

@@ -1,13 +1,15 @@
 import { Kysely, Migration } from "kysely";
+import { columnTypes } from "../dialect";
 
 export const apiClients: Migration = {
   async up(db: Kysely<any>): Promise<void> {
+    const t = columnTypes(db);
     await db.schema
       .createTable("api_clients")
-      .addColumn("client_id", "text", (c) => c.primaryKey())
-      .addColumn("customer_id", "text", (c) => c.notNull())
-      .addColumn("secret_hash", "text", (c) => c.notNull())
-      .addColumn("created_at", "text", (c) => c.notNull())
+      .addColumn("client_id", t.key, (c) => c.primaryKey())
+      .addColumn("customer_id", t.key, (c) => c.notNull())
+      .addColumn("secret_hash", t.text, (c) => c.notNull())
+      .addColumn("created_at", t.text, (c) => c.notNull())
       .execute();
   },
   async down(db: Kysely<any>): Promise<void> {
