@@ -1,5 +1,7 @@
 import { Command } from "commander";
 import { engineVersion } from "../engine/version";
+import { registerCredentials } from "./commands/credentials";
+import { registerJobs } from "./commands/jobs";
 import { registerServe } from "./commands/serve";
 
 /** The `imageport` command. Each subcommand lives in cli/commands/<name>.ts and registers itself here. */
@@ -8,5 +10,7 @@ export function buildProgram(): Command {
     .description("imageport: VM-image portability engine and tools")
     .version(engineVersion());
   registerServe(program);
+  registerJobs(program);
+  registerCredentials(program);
   return program;
 }

@@ -1,6 +1,7 @@
 import { ClientCredentials } from "./auth";
 import { CredentialsApi } from "./credentials";
 import { createHttp, HttpOptions } from "./http";
+import { JobsApi } from "./jobs";
 
 export interface ImageportClientOptions extends Omit<HttpOptions, "credentials"> {
   credentials: ClientCredentials;
@@ -10,10 +11,12 @@ export interface ImageportClientOptions extends Omit<HttpOptions, "credentials">
 export class ImageportClient {
   readonly endpoint: string;
   readonly credentials: CredentialsApi;
+  readonly jobs: JobsApi;
 
   constructor(options: ImageportClientOptions) {
     const { http } = createHttp(options);
     this.endpoint = options.endpoint;
     this.credentials = new CredentialsApi(http);
+    this.jobs = new JobsApi(http);
   }
 }

@@ -3,4 +3,7 @@ export * from "./endpoint";
 export * from "./auth";
 export * from "./http";
 export * from "./credentials";
+export * from "./jobs";
+export * from "./waiter";
+export * from "./settings";
 export * from "./client";
