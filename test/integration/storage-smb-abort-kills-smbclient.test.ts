@@ -1,0 +1,124 @@
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { openStorage, Storage } from "../../engine/platforms";
+import { Samba, startSamba, unixUserName } from "../helpers/samba";
+
+const PASSWORD = "abort-test-Pw-91c2e";
+const SIZE = 64 * 1024 * 1024;
+
+/** pid and NUL-joined argv of the smbclient processes talking to this Samba's port. */
+function smbclientProcesses(port: number): { pid: number; argv: string; environ: string }[] {
+  const found = [];
+  for (const entry of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const argv = fs.readFileSync(`/proc/${entry}/cmdline`, "latin1");
+      if (!argv.includes("smbclient") || !argv.includes(`\0-p\0${port}\0`)) continue;
+      found.push({ pid: Number(entry), argv, environ: fs.readFileSync(`/proc/${entry}/environ`, "latin1") });
+    } catch {
+      // exited while we looked
+    }
+  }
+  return found;
+}
+
+function alive(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "latin1");
+    return !/^\d+ \(.*\) Z/.test(stat); // a zombie is dead, just not reaped yet
+  } catch {
+    return false;
+  }
+}
+
+function authDirs(): string[] {
+  return fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith("imageport-smb-"));
+}
+
+describe("storage (smb): an abort kills smbclient; the password never reaches an argv", function () {
+  let samba: Samba;
+  let shareDir: string;
+  let workDir: string;
+  let storage: Storage;
+
+  before(async () => {
+    shareDir = fs.mkdtempSync(path.join(os.tmpdir(), "smb-share-"));
+    workDir = fs.mkdtempSync(path.join(os.tmpdir(), "smb-work-"));
+    samba = await startSamba({ shares: { pvs: shareDir }, users: [{ username: unixUserName(), password: PASSWORD }] });
+    storage = openStorage(samba.location("pvs"), {
+      id: "pvs-writer",
+      type: "UsernamePassword",
+      fields: { username: unixUserName(), password: PASSWORD },
+    });
+  });
+
+  after(async () => {
+    await samba?.stop();
+    fs.rmSync(shareDir, { recursive: true, force: true });
+    fs.rmSync(workDir, { recursive: true, force: true });
+  });
+
+  it("abort during a 64 MiB upload kills smbclient, rejects with the reason and leaves nothing behind", async () => {
+    const staged = await storage.stage("big.vhdx", { jobId: "job-abort", workDir, signal: new AbortController().signal });
+    fs.writeFileSync(staged.path, randomBytes(SIZE));
+    const controller = new AbortController();
+    const reason = new Error("cancelled by the test");
+    const partial = ".big.vhdx.job-abort.partial";
+    let killedPid: number | undefined;
+    let remoteBytesAtAbort = -1;
+    // Abort the moment the remote partial appears: smbclient is then mid-upload.
+    const watcher = fs.watch(shareDir, (_event, file) => {
+      if (file !== partial || controller.signal.aborted) return;
+      killedPid = smbclientProcesses(samba.port)[0]?.pid;
+      remoteBytesAtAbort = fs.statSync(path.join(shareDir, partial), { throwIfNoEntry: false })?.size ?? 0;
+      controller.abort(reason);
+    });
+    try {
+      await assert.rejects(staged.commit({ signal: controller.signal }), (err) => err === reason);
+    } finally {
+      watcher.close();
+    }
+    assert.ok(killedPid, "an smbclient process was running when the abort came");
+    assert.ok(remoteBytesAtAbort < SIZE, `the upload was still in progress (${remoteBytesAtAbort} of ${SIZE} bytes)`);
+    assert.equal(alive(killedPid), false, "smbclient was killed");
+    assert.deepEqual(fs.readdirSync(shareDir), [], "neither the output nor its remote .partial is left");
+    await staged.discard();
+    assert.deepEqual(fs.readdirSync(workDir), [], "discard removed the local staged file");
+  });
+
+  it("an already aborted signal rejects at once with its reason and starts nothing", async () => {
+    const staged = await storage.stage("x.vhdx", { jobId: "job-pre", workDir, signal: new AbortController().signal });
+    fs.writeFileSync(staged.path, "data");
+    const reason = new Error("already cancelled");
+    await assert.rejects(staged.commit({ signal: AbortSignal.abort(reason) }), (err) => err === reason);
+    await assert.rejects(storage.probe(AbortSignal.abort(reason)), (err) => err === reason);
+    await staged.discard();
+    assert.deepEqual(fs.readdirSync(shareDir), []);
+    assert.deepEqual(fs.readdirSync(workDir), []);
+  });
+
+  it("no smbclient argv or environment holds the password, and the auth file is gone afterwards", async () => {
+    const dirsBefore = authDirs();
+    const staged = await storage.stage("seen.vhdx", { jobId: "job-argv", workDir, signal: new AbortController().signal });
+    fs.writeFileSync(staged.path, randomBytes(32 * 1024 * 1024));
+    const seen: { pid: number; argv: string; environ: string }[] = [];
+    const watcher = fs.watch(shareDir, () => seen.push(...smbclientProcesses(samba.port)));
+    try {
+      await staged.commit({ signal: new AbortController().signal, onProgress: () => seen.push(...smbclientProcesses(samba.port)) });
+    } finally {
+      watcher.close();
+    }
+    assert.ok(seen.length > 0, "smbclient processes were observed while running");
+    for (const p of seen) {
+      assert.ok(p.argv.includes("\0-A\0"), "credentials come from an authentication file");
+      assert.ok(p.argv.startsWith("smbclient\0") || p.argv.startsWith("setpriv\0"), p.argv);
+      assert.equal(p.argv.includes(PASSWORD), false, "password in argv");
+      assert.equal(p.environ.includes(PASSWORD), false, "password in the environment");
+    }
+    assert.deepEqual(authDirs(), dirsBefore, "the authentication files were deleted");
+    assert.equal(fs.statSync(path.join(shareDir, "seen.vhdx")).size, 32 * 1024 * 1024);
+  });
+});
