@@ -1,0 +1,92 @@
+import assert from "node:assert/strict";
+import { promises as fs, readdirSync, readFileSync } from "node:fs";
+import * as path from "node:path";
+import { convertAndVerify, convertDisk } from "../../engine/disk";
+import { makeSparseDisk, tempDir } from "../helpers/disks";
+
+const MiB = 1024 * 1024;
+
+/** Live (non-zombie) qemu-img processes whose command line mentions `needle`. */
+function qemuImgPids(needle: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0");
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+      if (cmdline[0]?.endsWith("qemu-img") && cmdline.some((a) => a.includes(needle)) && state !== "Z") pids.push(Number(entry));
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return pids;
+}
+
+async function waitFor<T>(probe: () => T | undefined, ms: number): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const value = probe();
+    if (value !== undefined) return value;
+    if (Date.now() > end) throw new Error("condition not reached in time");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe("disk: aborting a conversion kills qemu-img and rejects with the abort reason", function () {
+  let tmp: { dir: string; remove(): Promise<void> };
+  let source: string;
+
+  before(async () => {
+    tmp = await tempDir("disk-abort");
+    // 64 MiB of random data: streamOptimized compression (zlib, one core) takes seconds.
+    source = path.join(tmp.dir, "busy.vhdx");
+    await makeSparseDisk({ path: source, format: "vhdx", virtualSize: 64 * MiB, dataBytes: 64 * MiB, seed: "abort" });
+  });
+  after(() => tmp.remove());
+
+  it("convertDisk: the qemu-img pid is gone and the promise rejects within 3 s", async () => {
+    const target = path.join(tmp.dir, "aborted-1.vmdk");
+    const ac = new AbortController();
+    let progressed = false;
+    const run = convertDisk({
+      source: { path: source, format: "vhdx" },
+      target: { path: target, format: "vmdk", subformat: "streamOptimized" },
+      signal: ac.signal,
+      onProgress: (f) => (progressed ||= f > 0),
+    });
+    const outcome = run.then(() => "resolved", (e: unknown) => e);
+    const [pid] = await waitFor(() => {
+      const pids = qemuImgPids(target);
+      return pids.length > 0 && progressed ? pids : undefined;
+    }, 10_000);
+    const reason = new Error("user cancelled the job");
+    const aborted = Date.now();
+    ac.abort(reason);
+    assert.equal(await outcome, reason);
+    assert.ok(Date.now() - aborted < 3000, `took ${Date.now() - aborted} ms`);
+    assert.deepEqual(qemuImgPids(target), []);
+    assert.throws(() => process.kill(pid!, 0), { code: "ESRCH" });
+  });
+
+  it("convertAndVerify: every qemu-img it started is gone, scratch files removed, within 3 s", async () => {
+    const target = path.join(tmp.dir, "aborted-2.vmdk");
+    const work = path.join(tmp.dir, "work");
+    const ac = new AbortController();
+    const run = convertAndVerify({
+      source: { path: source, format: "vhdx" },
+      target: { path: target, format: "vmdk", subformat: "streamOptimized" },
+      workDir: work,
+      signal: ac.signal,
+    });
+    const outcome = run.then(() => "resolved", (e: unknown) => e);
+    await waitFor(() => (qemuImgPids(target).length > 0 ? true : undefined), 10_000);
+    const reason = new Error("engine shutting down");
+    const aborted = Date.now();
+    ac.abort(reason);
+    assert.equal(await outcome, reason);
+    assert.ok(Date.now() - aborted < 3000, `took ${Date.now() - aborted} ms`);
+    assert.deepEqual(qemuImgPids(tmp.dir), []);
+    assert.deepEqual(await fs.readdir(work).catch(() => []), []);
+  });
+});
