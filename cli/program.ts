@@ -1,5 +1,6 @@
 import { Command } from "commander";
 import { engineVersion } from "../engine/version";
+import { registerConnectorCommand } from "./commands/connector";
 import { registerCredentials } from "./commands/credentials";
 import { registerJobs } from "./commands/jobs";
 import { registerServe } from "./commands/serve";
@@ -12,5 +13,6 @@ export function buildProgram(): Command {
   registerServe(program);
   registerJobs(program);
   registerCredentials(program);
+  registerConnectorCommand(program);
   return program;
 }

@@ -120,8 +120,8 @@ export class NotFoundError extends EngineError {
     super(
       "NOT_FOUND",
       404,
-      `No route ${method} ${path}. The engine serves /ips/credentials, /ips/info/version and /healthz; ` +
-        `check the method and the path.`,
+      `No route ${method} ${path}. The engine's routes are listed in its OpenAPI document at ` +
+        `/ips/info/openapi.json; check the method and the path.`,
     );
   }
 }
@@ -189,6 +189,20 @@ export function customerMismatch(sent: string): ForbiddenError {
   return new ForbiddenError(
     `The Citrix-CustomerId header '${sent}' is not the customer this token was issued for. ` +
       `Send the customer id used in the token URL, or get a token for customer '${sent}'.`,
+  );
+}
+
+export function connectorOnly(): ForbiddenError {
+  return new ForbiddenError(
+    "Only connectors may call this route: it hands out work and the credentials it needs. " +
+      "Run `imageport connector --engine URL --code CODE` with a registration code from POST /ips/connectors.",
+  );
+}
+
+export function notForConnectors(): ForbiddenError {
+  return new ForbiddenError(
+    "This token belongs to a connector, which may call only the connector routes " +
+      "(/ips/connectors/{id}/$heartbeat, $claim and /ips/jobs/{id}/$report). Use a user API client for the rest of the API.",
   );
 }
 

@@ -3,10 +3,14 @@ import { randomUUID } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Kysely } from "kysely";
+import { registerConnectorRoutes } from "./api/connectors";
 import { registerCredentialRoutes } from "./api/credentials";
 import { registerErrorHandling } from "./api/error-handler";
 import { registerFormParser } from "./api/form-parser";
 import { registerHealthRoutes } from "./api/health";
+import { registerJobRoutes } from "./api/jobs";
+import { registerLocationRoutes } from "./api/locations";
+import { registerOpenApi, registerOpenApiRoute } from "./api/openapi";
 import { registerTokenRoutes } from "./api/token";
 import { authenticate } from "./auth/authenticate";
 import { ensureBootstrapClient } from "./auth/bootstrap";
@@ -14,7 +18,14 @@ import { TokenIssuer } from "./auth/tokens";
 import { LogDestination, loggerOptions, openLogDestination, pathOnly } from "./logger";
 import { loadMasterKey } from "./secrets/master-key";
 import { SecretBox } from "./secrets/secret-box";
+import { ConnectorLoop } from "./runner/connector-loop";
+import { ConnectorService } from "./runner/connector-service";
+import { InProcessChannel } from "./runner/in-process-channel";
+import { JobService } from "./runner/job-service";
 import { KyselyApiClientStore } from "./store/api-client-store";
+import { ConnectorStore } from "./store/connector-store";
+import { JobStore } from "./store/job-store";
+import { LocationStore } from "./store/location-store";
 import { KyselyCredentialStore } from "./store/credential-store";
 import { openDatabase } from "./store/database";
 import { verifyMasterKey } from "./store/key-check";
@@ -43,12 +54,16 @@ export interface EngineOptions {
   /** Also write the JSON log lines to stdout. */
   logToStdout?: boolean;
   logLevel?: string;
+  /** Jobs the embedded connector runs at once (the `local` location's limit). Default 2. */
+  localConcurrency?: number;
 }
 
 export interface Engine {
   url: string;
   port: number;
   customerId: string;
+  /** Every route served, as "METHOD /path" (for the test that keeps the OpenAPI document in step). */
+  routes: string[];
   close(): Promise<void>;
 }
 
@@ -61,6 +76,8 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
   const log = openLogDestination(logFile, options.logToStdout ?? false);
   let db: Kysely<Database> | undefined;
   let app: FastifyInstance | undefined;
+  let connector: ConnectorLoop | undefined;
+  let sweeper: NodeJS.Timeout | undefined;
   try {
     const box = new SecretBox(loadMasterKey(dataDir));
     db = await openDatabase(dataDir, { databaseUrl: options.databaseUrl });
@@ -69,9 +86,50 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     const credentials = new KyselyCredentialStore(db, box);
     await ensureBootstrapClient(dataDir, customerId, clients, options.bootstrapClient);
 
-    app = buildApp(log, options.logLevel, { clients, credentials, tokens: new TokenIssuer() });
+    const tokens = new TokenIssuer();
+    const jobs = new JobStore(db);
+    const locations = new LocationStore(db);
+    const connectors = new ConnectorStore(db);
+    const jobService = new JobService({ jobs, locations, connectors, credentials });
+    const connectorService = new ConnectorService({ connectors, locations, clients, jobs, tokens });
+
+    app = await buildApp(log, options.logLevel, {
+      clients,
+      credentials,
+      tokens,
+      jobs,
+      locations,
+      connectors,
+      jobService,
+      connectorService,
+    });
+
+    // The embedded connector: jobs of the `local` location run in this process. Jobs it was
+    // running when the engine last stopped are started again (or failed after too many tries).
+    const embedded = await connectorService.ensureEmbedded(customerId, options.localConcurrency ?? 2);
+    const recovered = await jobs.takeBack(
+      { connectorId: embedded.id },
+      { code: "ENGINE_RESTARTED", message: "The engine stopped while this job was running." },
+    );
+    for (const job of recovered) app.log.warn({ jobId: job.id, status: job.status, attempt: job.attempt }, "job taken back after engine restart");
+    connector = new ConnectorLoop(new InProcessChannel(jobService, customerId, embedded.id), {
+      slots: embedded.maxConcurrentJobs,
+      workRoot: join(dataDir, "work"),
+      log: app.log.child({ connectorId: embedded.id }),
+    });
+    const loop = connector;
+    jobService.events.on("submitted", () => loop.wake());
+    const appLog = app.log;
+    sweeper = setInterval(() => {
+      jobService.sweep().catch((err: unknown) => appLog.error({ err }, "job sweep failed"));
+    }, 5000);
+    sweeper.unref();
+
     await app.listen({ host: options.host ?? DEFAULT_HOST, port: options.port ?? DEFAULT_PORT });
+    connector.start();
   } catch (err) {
+    clearInterval(sweeper);
+    await connector?.stop();
     await app?.close();
     await db?.destroy();
     log.close();
@@ -81,15 +139,18 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
   const address = app.server.address();
   const port = typeof address === "object" && address ? address.port : (options.port ?? DEFAULT_PORT);
   const host = options.host ?? DEFAULT_HOST;
-  const started = { app, db };
+  const started = { app, db, connector: connector!, sweeper: sweeper! };
   let closing: Promise<void> | undefined;
   return {
     url: `http://${host.includes(":") ? `[${host}]` : host}:${port}`,
+    routes: routeList(app),
     port,
     customerId,
     close() {
       // Idempotent: stop taking requests, let in-flight ones finish, then release the database and log.
       closing ??= (async () => {
+        clearInterval(started.sweeper);
+        await started.connector.stop();
         await started.app.close();
         await started.db.destroy();
         log.close();
@@ -99,15 +160,24 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
   };
 }
 
-function buildApp(
+function routeList(app: FastifyInstance): string[] {
+  return [...((app as unknown as { routeList: string[] }).routeList)];
+}
+
+async function buildApp(
   log: LogDestination,
   level: string | undefined,
   deps: {
     clients: KyselyApiClientStore;
     credentials: KyselyCredentialStore;
     tokens: TokenIssuer;
+    jobs: JobStore;
+    locations: LocationStore;
+    connectors: ConnectorStore;
+    jobService: JobService;
+    connectorService: ConnectorService;
   },
-): FastifyInstance {
+): Promise<FastifyInstance> {
   const app = Fastify({
     logger: loggerOptions(log, level),
     logController: new LogController({ disableRequestLogging: true }), // replaced by the onResponse line below
@@ -124,6 +194,11 @@ function buildApp(
     },
   });
 
+  const routes: string[] = [];
+  app.addHook("onRoute", (route) => {
+    for (const method of [route.method].flat()) if (method !== "HEAD") routes.push(`${method} ${route.url}`);
+  });
+  app.decorate("routeList", routes);
   registerFormParser(app);
   registerErrorHandling(app);
   app.decorateRequest("auth", null);
@@ -141,8 +216,13 @@ function buildApp(
     );
   });
 
+  await registerOpenApi(app);
   registerHealthRoutes(app);
+  registerOpenApiRoute(app);
   registerTokenRoutes(app, deps);
   registerCredentialRoutes(app, deps);
+  registerJobRoutes(app, deps);
+  registerLocationRoutes(app, deps);
+  registerConnectorRoutes(app, deps);
   return app;
 }

@@ -14,7 +14,7 @@ export function registerHealthRoutes(app: FastifyInstance): void {
     apiVersion: API_VERSION,
   }));
   // Other /ips/info/ paths are public too: answer 404, not 401.
-  app.get("/ips/info/*", { config }, async (request) => {
+  app.get("/ips/info/*", { config, schema: { hide: true } }, async (request) => {
     throw new NotFoundError(request.method, request.url.split("?")[0]!);
   });
 }

@@ -25,7 +25,10 @@ export function registerTokenRoutes(
       const valid = await verifyClientSecret(client_secret, client?.secretHash);
       if (!client || !valid || client.customerId !== customerId) throw badClientCredentials(customerId);
 
-      const { token, expiresIn } = deps.tokens.issue(customerId, client.clientId);
+      const { token, expiresIn } = deps.tokens.issue(customerId, client.clientId, {
+        role: client.role ?? "user",
+        connectorId: client.connectorId,
+      });
       reply.header("Cache-Control", "no-store"); // RFC 6749 5.1: token responses must not be cached
       return { access_token: token, token_type: "bearer", expires_in: expiresIn };
     },

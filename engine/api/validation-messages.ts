@@ -15,6 +15,7 @@ const TYPE_LIST = `must be one of ${CREDENTIAL_TYPE_NAMES.join(", ")}`;
 
 /** Patterns get a sentence instead of a regex. */
 const PATTERN_MESSAGES: Record<string, string> = {
+  "^(?:[1-9][0-9]?|1[0-9][0-9]|200)$": "must be a whole number from 1 to 200",
   [CREDENTIAL_ID_PATTERN]:
     "must be 1 to 128 characters: letters, digits, '.', '_' or '-', starting with a letter or digit",
 };
@@ -40,12 +41,12 @@ function describe(issue: AjvIssue, credentialType: CredentialType | undefined): 
   const at = issue.instancePath.replace(/^\//, "").replace(/\//g, ".") || "body";
   switch (issue.keyword) {
     case "required": {
-      const field = String(p.missingProperty);
+      const field = (at === "body" ? "" : `${at}.`) + String(p.missingProperty);
       if (field === "type") return [field, `is required; ${TYPE_LIST}`];
       return [field, credentialType ? `is required for type ${credentialType}` : "is required"];
     }
     case "additionalProperties": {
-      const field = String(p.additionalProperty);
+      const field = (at === "body" ? "" : `${at}.`) + String(p.additionalProperty);
       if (!credentialType) return [field, "is not a known property"];
       return [
         field,
@@ -63,11 +64,19 @@ function describe(issue: AjvIssue, credentialType: CredentialType | undefined): 
     case "pattern":
       return [at, PATTERN_MESSAGES[String(p.pattern)] ?? `must match the pattern ${String(p.pattern)}`];
     case "type":
-      return [at, at === "body" ? "must be a JSON object" : `must be a ${String(p.type)}`];
+      return [at, at === "body" ? "must be a JSON object" : `must be ${/^[aeiou]/.test(String(p.type)) ? "an" : "a"} ${String(p.type)}`];
     case "minLength":
       return [at, p.limit === 1 ? "must not be empty" : `must be at least ${String(p.limit)} characters`];
     case "maxLength":
       return [at, `must be at most ${String(p.limit)} characters`];
+    case "minimum":
+      return [at, `must be at least ${String(p.limit)}`];
+    case "maximum":
+      return [at, `must be at most ${String(p.limit)}`];
+    case "maxItems":
+      return [at, `must have at most ${String(p.limit)} items`];
+    case "maxProperties":
+      return [at, `must have at most ${String(p.limit)} entries`];
     default:
       return [at, "is not valid"];
   }

@@ -1,11 +1,13 @@
 import { FastifyRequest } from "fastify";
-import { customerMismatch, invalidToken, malformedAuthorization, missingCustomerHeader, missingToken } from "../errors";
+import { connectorOnly, customerMismatch, invalidToken, notForConnectors, malformedAuthorization, missingCustomerHeader, missingToken } from "../errors";
 import { TokenIssuer } from "./tokens";
 
 /** Who is calling; set on every authenticated request. */
 export interface AuthContext {
   customerId: string;
   clientId: string;
+  /** Set when the caller is a connector; such callers reach only routes marked `connector`. */
+  connectorId?: string;
 }
 
 declare module "fastify" {
@@ -15,6 +17,8 @@ declare module "fastify" {
   interface FastifyContextConfig {
     /** Routes that answer without a token (health and service info). */
     public?: boolean;
+    /** Routes only connectors may call (claiming work hands out credential secrets). */
+    connector?: boolean;
   }
 }
 
@@ -36,6 +40,9 @@ export function authenticate(tokens: TokenIssuer) {
     if (typeof customer !== "string" || customer.trim() === "") throw missingCustomerHeader();
     if (customer.trim() !== grant.customerId) throw customerMismatch(customer.trim());
 
-    request.auth = { customerId: grant.customerId, clientId: grant.clientId };
+    const connectorRoute = request.routeOptions.config?.connector === true;
+    if (connectorRoute && grant.role !== "connector") throw connectorOnly();
+    if (!connectorRoute && grant.role === "connector") throw notForConnectors();
+    request.auth = { customerId: grant.customerId, clientId: grant.clientId, connectorId: grant.connectorId };
   };
 }

@@ -5,6 +5,8 @@ export const TOKEN_LIFETIME_SECONDS = 3600;
 export interface TokenGrant {
   customerId: string;
   clientId: string;
+  role: "user" | "connector";
+  connectorId?: string;
   /** Epoch milliseconds. */
   expiresAt: number;
 }
@@ -21,10 +23,15 @@ export class TokenIssuer {
     private readonly now: () => number = Date.now,
   ) {}
 
-  issue(customerId: string, clientId: string): { token: string; expiresIn: number } {
+  issue(
+    customerId: string,
+    clientId: string,
+    scope: { role: "user" | "connector"; connectorId?: string } = { role: "user" },
+  ): { token: string; expiresIn: number } {
     this.prune();
     const token = randomBytes(32).toString("base64url");
-    this.#grants.set(digest(token), { customerId, clientId, expiresAt: this.now() + this.lifetimeSeconds * 1000 });
+    const expiresAt = this.now() + this.lifetimeSeconds * 1000;
+    this.#grants.set(digest(token), { customerId, clientId, ...scope, expiresAt });
     return { token, expiresIn: this.lifetimeSeconds };
   }
 
@@ -38,6 +45,11 @@ export class TokenIssuer {
       return undefined;
     }
     return grant;
+  }
+
+  /** Ends every token of a client (a deregistered connector). */
+  revokeClient(clientId: string): void {
+    for (const [key, grant] of this.#grants) if (grant.clientId === clientId) this.#grants.delete(key);
   }
 
   /** Drops expired grants so the map stays bounded by the tokens of the last hour. */

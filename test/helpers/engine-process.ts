@@ -63,6 +63,14 @@ export class EngineProcess {
     if (this.ownsDataDir) fs.rmSync(this.dataDir, { recursive: true, force: true });
   }
 
+  /** Kills the engine without warning (SIGKILL), as a crash or power loss would; the data dir stays. */
+  async crash(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => this.child.once("exit", () => resolve()));
+    process.kill(this.child.pid!, "SIGKILL");
+    await exited;
+  }
+
   private async kill(): Promise<void> {
     if (this.child.exitCode !== null || this.child.signalCode !== null) return;
     const exited = new Promise<void>((resolve) => this.child.once("exit", () => resolve()));

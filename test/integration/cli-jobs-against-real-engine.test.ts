@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, openSync, rmSync, writeSync, closeSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync, closeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ApiError, ImageportClient, Job, waitForJob } from "../../client";
@@ -47,6 +47,7 @@ describe("jobs against a real engine (needs the engine's job routes)", function 
     closeSync(fd);
     execFileSync("qemu-img", ["resize", "-q", "-f", "raw", raw, String(VIRTUAL_SIZE)]);
     execFileSync("qemu-img", ["convert", "-q", "-f", "raw", "-O", "qcow2", raw, join(srcDir, "src.qcow2")]);
+    writeFileSync(join(srcDir, "bogus.qcow2"), randomBytes(64 * 1024)); // exists, but is no qcow2
     engine = await startTestEngine();
     client = new ImageportClient({ endpoint: engine.engine.url, credentials: { customerId: engine.customerId, ...TEST_CLIENT }, retries: 0 });
     target = ["--endpoint", engine.engine.url, "--data", engine.dataDir];
@@ -96,12 +97,12 @@ describe("jobs against a real engine (needs the engine's job routes)", function 
       execFileSync("qemu-img", ["compare", "-q", "-f", "qcow2", "-F", "vhdx", join(srcDir, "src.qcow2"), out]); // throws unless identical
     });
 
-    it("a job whose source disk is missing fails with SOURCE_DISK_NOT_FOUND", async () => {
-      const r = await finish(await client.jobs.start("export", exportBody("missing.qcow2")));
+    it("a job whose source is not a disk of its format fails with SOURCE_DISK_UNREADABLE", async () => {
+      const r = await finish(await client.jobs.start("export", exportBody("bogus.qcow2")));
       assert.equal(r.state, "FAILURE");
-      assert.match(r.reason, /^SOURCE_DISK_NOT_FOUND: /);
+      assert.match(r.reason, /^SOURCE_DISK_UNREADABLE: /);
       assert.equal(r.last!.status, "failed");
-      assert.equal(r.last!.error?.code, "SOURCE_DISK_NOT_FOUND");
+      assert.equal(r.last!.error?.code, "SOURCE_DISK_UNREADABLE");
     });
 
     it("get answers undefined for an unknown job id", async () => {
@@ -141,10 +142,10 @@ describe("jobs against a real engine (needs the engine's job routes)", function 
     });
 
     it("watch of a failing export exits 1 with its code and message", async () => {
-      const job = await client.jobs.start("export", exportBody("missing.qcow2"));
+      const job = await client.jobs.start("export", exportBody("bogus.qcow2"));
       const r = await runCli(["jobs", "watch", job.id, ...target]);
       assert.equal(r.code, 1);
-      assert.match(r.stderr, new RegExp(`^imageport: job ${job.id} failed: SOURCE_DISK_NOT_FOUND: `));
+      assert.match(r.stderr, new RegExp(`^imageport: job ${job.id} failed: SOURCE_DISK_UNREADABLE: `));
     });
 
     it("ls shows every job in a table, newest first; --status failed --json only failed ones", async () => {

@@ -53,7 +53,7 @@ describe("store: secrets on PostgreSQL are stored as ciphertext only", function 
     const dump = await dumpTables(url);
     const all = dump.map((d) => d.text).join("\n");
     // Controls: the dump sees the stored rows, including non-secret fields in clear.
-    assert.deepEqual(dump.map((d) => d.table).filter((t) => !t.startsWith("kysely_")), ["api_clients", "credentials", "meta"]);
+    assert.deepEqual(dump.map((d) => d.table).filter((t) => !t.startsWith("kysely_")), ["api_clients", "connectors", "credentials", "jobs", "meta", "resource_locations"]);
     assert.ok(all.includes("AKIAPLAIN"), "the dump should show the plain accessKeyId");
     assert.ok(all.includes(TEST_CLIENT.clientId), "the dump should show the API client id");
     for (const secret of [CANARY, TEST_CLIENT.clientSecret]) {

@@ -7,7 +7,7 @@ describe("engine: bearer tokens", () => {
     const tokens = new TokenIssuer(3600, () => now);
     const { token, expiresIn } = tokens.issue("cust", "client-1");
     assert.equal(expiresIn, 3600);
-    assert.deepEqual(tokens.verify(token), { customerId: "cust", clientId: "client-1", expiresAt: now + 3_600_000 });
+    assert.deepEqual(tokens.verify(token), { customerId: "cust", clientId: "client-1", role: "user", expiresAt: now + 3_600_000 });
     now += 3_599_999;
     assert.ok(tokens.verify(token));
     now += 1;

@@ -14,7 +14,7 @@ forEachBackend("store: API clients", (backend) => {
 
   it("finds a client by id and nothing for an unknown id", async () => {
     await clients.put({ clientId: "cli-1", customerId: "cust-a", secretHash: "hash-1" });
-    assert.deepEqual(await clients.find("cli-1"), { clientId: "cli-1", customerId: "cust-a", secretHash: "hash-1" });
+    assert.deepEqual(await clients.find("cli-1"), { clientId: "cli-1", customerId: "cust-a", secretHash: "hash-1", role: "user" });
     assert.equal(await clients.find("cli-2"), undefined);
     assert.equal(await clients.find("CLI-1"), undefined, "ids are case-sensitive");
   });
@@ -24,7 +24,7 @@ forEachBackend("store: API clients", (backend) => {
     const before = await db.selectFrom("api_clients").select("created_at").executeTakeFirstOrThrow();
     await new Promise((r) => setTimeout(r, 5));
     await clients.put({ clientId: "cli-1", customerId: "cust-b", secretHash: "hash-2" });
-    assert.deepEqual(await clients.find("cli-1"), { clientId: "cli-1", customerId: "cust-b", secretHash: "hash-2" });
+    assert.deepEqual(await clients.find("cli-1"), { clientId: "cli-1", customerId: "cust-b", secretHash: "hash-2", role: "user" });
     const rows = await db.selectFrom("api_clients").select("created_at").execute();
     assert.deepEqual(rows, [before]);
   });

@@ -1,0 +1,47 @@
+import { FieldError } from "../errors";
+import { StorageCredential } from "../platforms/storage";
+import { JobType } from "./model";
+
+/** What a job needs to check a request against the engine's state before accepting it. */
+export interface SubmitContext {
+  customerId: string;
+  /** The credential's type, or undefined when it does not exist. */
+  credentialType(id: string): Promise<string | undefined>;
+  /** True when the job will run on this machine (the embedded connector), so local paths can be checked now. */
+  runsHere: boolean;
+}
+
+/** What a running job may do. Given by the connector that runs it (in-process or remote). */
+export interface RunContext {
+  jobId: string;
+  attempt: number;
+  signal: AbortSignal;
+  /** A private scratch directory, removed after the job. */
+  workDir: string;
+  /** A credential the job referenced, with its secret fields (resolved when the job was claimed). */
+  credential(id: string): StorageCredential;
+  /** Runs one planned step; `progress` takes a fraction 0..1 of that step. */
+  step<T>(name: string, fn: (progress: (fraction: number) => void) => Promise<T>): Promise<T>;
+  warn(code: string, message: string): void;
+  setArtifacts(artifacts: Record<string, unknown>): void;
+}
+
+export interface StepPlan {
+  name: string;
+  /** Share of the overall progress. */
+  weight: number;
+}
+
+export interface JobDefinition<P = any> {
+  type: JobType;
+  summary: string;
+  /** JSON schema of the request body. */
+  body: object;
+  /** Checks the schema cannot express. Each problem names its field. */
+  validate(params: P, ctx: SubmitContext): Promise<FieldError[]>;
+  /** Options or platforms this engine does not implement: refused with a 400 under `refusalCode`. */
+  unsupported?(params: P): FieldError[];
+  refusalCode?: "UNSUPPORTED_OPTION" | "PLATFORM_NOT_SUPPORTED";
+  steps(params: P): StepPlan[];
+  run(params: P, ctx: RunContext): Promise<void>;
+}

@@ -1,0 +1,14 @@
+import { JobDefinition } from "../definition";
+import { JobType } from "../model";
+import { exportJob } from "./export";
+import { prepareJob } from "./prepare";
+import { prepareAndPublishJob, publishJob } from "./publish";
+import { uploadJob } from "./upload";
+
+export const JOB_DEFINITIONS: Record<JobType, JobDefinition> = {
+  export: exportJob,
+  upload: uploadJob,
+  prepare: prepareJob,
+  prepareAndPublish: prepareAndPublishJob,
+  publish: publishJob,
+};

@@ -1,0 +1,114 @@
+import { DiskFormat } from "../../disk";
+import { FieldError } from "../../errors";
+import { JobDefinition, RunContext, StepPlan, SubmitContext } from "../definition";
+import { commonProperties, inputProperties, objectSchema, outputProperties, prepareOptionProperties } from "../schemas";
+import {
+  checkInputFormat,
+  checkLocalInputExists,
+  checkPlatformCredential,
+  checkStorageFields,
+  inputFormat,
+  LocationParam,
+} from "../storage-fields";
+import { TRANSFER_STEPS, transferDisk } from "../transfer";
+import { PrepareOptions, unsupportedPrepareOptions } from "./prepare-options";
+
+export interface PublishParams {
+  inputStorageLocation: LocationParam;
+  inputImageFilename: string;
+  inputImageFormat?: DiskFormat;
+  outputStorageLocation: LocationParam;
+  outputImageFilename: string;
+  overwriteOutput?: boolean;
+  vdiskDescription?: string;
+  platformCredentialId?: string;
+}
+
+export const PUBLISH_STEPS: StepPlan[] = [...TRANSFER_STEPS, { name: "properties", weight: 1 }];
+
+/** The file beside a published vDisk that says what it is and where it came from. */
+export function propertiesFileName(vdiskFileName: string): string {
+  return vdiskFileName.replace(/\.vhdx$/i, "") + ".vdisk.json";
+}
+
+const publishProperties = {
+  ...commonProperties,
+  ...inputProperties,
+  ...outputProperties,
+  outputImageFilename: { type: "string", minLength: 1, maxLength: 255, description: "The vDisk file name; must end in .vhdx." },
+  vdiskDescription: { type: "string", maxLength: 1024 },
+};
+const publishRequired = ["inputStorageLocation", "inputImageFilename", "outputStorageLocation", "outputImageFilename"];
+
+async function validatePublish(p: PublishParams, ctx: SubmitContext): Promise<FieldError[]> {
+  const errors = [
+    ...(await checkStorageFields("input", p.inputStorageLocation, p.inputImageFilename, ctx)),
+    ...(await checkStorageFields("output", p.outputStorageLocation, p.outputImageFilename, ctx)),
+    ...checkInputFormat(p.inputImageFilename, p.inputImageFormat),
+    ...(await checkPlatformCredential(p.platformCredentialId, ctx)),
+    ...checkLocalInputExists(p.inputStorageLocation, p.inputImageFilename, ctx),
+  ];
+  if (!/\.vhdx$/i.test(p.outputImageFilename)) {
+    errors.push({ field: "outputImageFilename", message: "must end in .vhdx: a PVS store holds vDisks as VHDX files" });
+  }
+  return errors;
+}
+
+/** Copies a prepared disk into a PVS store as a VHDX vDisk, with its properties file beside it. */
+async function publish(p: PublishParams, ctx: RunContext, provisioningType?: string): Promise<void> {
+  const result = await transferDisk(
+    {
+      input: { location: p.inputStorageLocation, fileName: p.inputImageFilename, format: inputFormat(p.inputImageFilename, p.inputImageFormat)! },
+      output: { location: p.outputStorageLocation, fileName: p.outputImageFilename, format: "vhdx", subformat: "dynamic", overwrite: p.overwriteOutput ?? false },
+      alignToMiB: true,
+    },
+    ctx,
+  );
+  const propertiesName = propertiesFileName(p.outputImageFilename);
+  await ctx.step("properties", async () => {
+    const properties = {
+      vdisk: p.outputImageFilename,
+      format: "vhdx",
+      description: p.vdiskDescription ?? "",
+      ...(provisioningType ? { provisioningType } : {}),
+      sizeBytes: result.sizeBytes,
+      virtualSizeBytes: result.virtualSizeBytes,
+      sha256: result.sha256,
+      source: { location: p.inputStorageLocation.location, fileName: p.inputImageFilename },
+      jobId: ctx.jobId,
+      publishedAt: new Date().toISOString(),
+      publishedBy: "imageportd",
+    };
+    await result.output.writeSmallFile(propertiesName, JSON.stringify(properties, null, 2) + "\n", ctx.jobId, ctx.signal);
+  });
+  ctx.setArtifacts({
+    vdiskUri: result.outputUri,
+    propertiesUri: result.output.uri + encodeURIComponent(propertiesName),
+    format: "vhdx",
+    sizeBytes: result.sizeBytes,
+    virtualSizeBytes: result.virtualSizeBytes,
+    sourceVirtualSizeBytes: result.sourceVirtualSizeBytes,
+    sha256: result.sha256,
+  });
+}
+
+/** IPS $publish: a prepared disk published to a PVS store. */
+export const publishJob: JobDefinition<PublishParams> = {
+  type: "publish",
+  summary: "Publish a prepared disk to a PVS store as a VHDX vDisk",
+  body: objectSchema(publishProperties, publishRequired),
+  validate: validatePublish,
+  steps: () => PUBLISH_STEPS,
+  run: (p, ctx) => publish(p, ctx),
+};
+
+/** IPS $prepareAndPublish: preparation and publishing in one job. */
+export const prepareAndPublishJob: JobDefinition<PublishParams & PrepareOptions> = {
+  type: "prepareAndPublish",
+  summary: "Prepare a disk and publish it to a PVS store in one job",
+  body: objectSchema({ ...publishProperties, ...prepareOptionProperties }, ["provisioningType", ...publishRequired]),
+  validate: validatePublish,
+  unsupported: unsupportedPrepareOptions,
+  steps: () => PUBLISH_STEPS,
+  run: (p, ctx) => publish(p, ctx, p.provisioningType),
+};

@@ -1,0 +1,88 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { FieldError } from "../errors";
+import { checkFileName, checkLocation, parseLocation } from "../platforms";
+import { SubmitContext } from "./definition";
+import { DISK_FORMAT_NAMES } from "./schemas";
+import { DiskFormat, formatFromFilename } from "../disk";
+
+export interface LocationParam {
+  location: string;
+  credentialId?: string;
+}
+
+/** Checks a storage location, its file name and its credential; `prefix` is "input" or "output". */
+export async function checkStorageFields(
+  prefix: "input" | "output",
+  location: LocationParam,
+  fileName: string,
+  ctx: SubmitContext,
+): Promise<FieldError[]> {
+  const locField = `${prefix}StorageLocation.location`;
+  const credField = `${prefix}StorageLocation.credentialId`;
+  const nameField = `${prefix}ImageFilename`;
+  const errors = [...checkLocation(location.location, locField), ...checkFileName(fileName, nameField, location.location)];
+  const scheme = location.location.split(":", 1)[0]?.toLowerCase();
+  if (scheme === "smb") {
+    if (location.credentialId === undefined) {
+      errors.push({ field: credField, message: "is required for smb:// locations: the id of a UsernamePassword credential" });
+    } else {
+      const type = await ctx.credentialType(location.credentialId);
+      if (type === undefined) {
+        errors.push({ field: credField, message: `names credential '${location.credentialId}', which does not exist; create it with POST /ips/credentials` });
+      } else if (type !== "UsernamePassword") {
+        errors.push({ field: credField, message: `must name a UsernamePassword credential; '${location.credentialId}' is of type ${type}` });
+      }
+    }
+  } else if (scheme === "file" && location.credentialId !== undefined) {
+    errors.push({ field: credField, message: "must be left out for file:// locations (they are read with the engine's own rights)" });
+  }
+  return errors;
+}
+
+/** The input's format: given, or from the file name's extension. */
+export function inputFormat(fileName: string, given: DiskFormat | undefined): DiskFormat | undefined {
+  return given ?? formatFromFilename(fileName);
+}
+
+export function checkInputFormat(fileName: string, given: DiskFormat | undefined): FieldError[] {
+  if (inputFormat(fileName, given)) return [];
+  return [
+    {
+      field: "inputImageFormat",
+      message: `is required: the format cannot be told from '${fileName}'; use one of ${DISK_FORMAT_NAMES.join(", ")} (or name the file with that extension)`,
+    },
+  ];
+}
+
+/** When the job runs on this machine, a missing local input is reported at submission. */
+export function checkLocalInputExists(location: LocationParam, fileName: string, ctx: SubmitContext): FieldError[] {
+  if (!ctx.runsHere || !location.location.toLowerCase().startsWith("file:")) return [];
+  let path: string;
+  try {
+    const parsed = parseLocation(location.location);
+    if (parsed.scheme !== "file") return [];
+    path = join(parsed.dir, fileName);
+  } catch {
+    return []; // a malformed location is reported by checkLocation
+  }
+  if (existsSync(path)) return [];
+  return [{ field: "inputImageFilename", message: `names ${path}, which does not exist` }];
+}
+
+/** The credentials a job refers to, for the connector that runs it. */
+export function referencedCredentials(params: Record<string, unknown>): string[] {
+  const ids = new Set<string>();
+  for (const key of ["inputStorageLocation", "outputStorageLocation"]) {
+    const loc = params[key] as LocationParam | undefined;
+    if (loc?.credentialId) ids.add(loc.credentialId);
+  }
+  if (typeof params.platformCredentialId === "string") ids.add(params.platformCredentialId);
+  return [...ids];
+}
+
+export async function checkPlatformCredential(id: string | undefined, ctx: SubmitContext): Promise<FieldError[]> {
+  if (id === undefined) return [];
+  if ((await ctx.credentialType(id)) !== undefined) return [];
+  return [{ field: "platformCredentialId", message: `names credential '${id}', which does not exist; create it with POST /ips/credentials` }];
+}

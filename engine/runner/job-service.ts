@@ -1,0 +1,144 @@
+import { EventEmitter } from "node:events";
+import { randomUUID } from "node:crypto";
+import { EngineError, ValidationFailedError } from "../errors";
+import { SubmitContext } from "../jobs/definition";
+import { JOB_DEFINITIONS } from "../jobs/definitions";
+import { isFinished, JobReport, JobStatus, JobType, JobView } from "../jobs/model";
+import { referencedCredentials } from "../jobs/storage-fields";
+import { StorageCredential } from "../platforms/storage";
+import { ConnectorStore } from "../store/connector-store";
+import { CredentialStore } from "../store/credential-store";
+import { JobStore, jobNotFound, ListFilter } from "../store/job-store";
+import { LOCAL_LOCATION_ID, LocationStore } from "../store/location-store";
+import { DEFAULT_TIMEOUT_SECONDS } from "./executor";
+import { ClaimedWork, LEASE_MS } from "./work";
+
+export interface JobServiceDeps {
+  jobs: JobStore;
+  locations: LocationStore;
+  connectors: ConnectorStore;
+  credentials: CredentialStore;
+}
+
+export type SubmitResult = { job: JobView } | { dryRun: true; valid: true; parameters: Record<string, unknown> };
+
+/** The queue: accepts jobs, hands them to connectors, records what they report. */
+export class JobService {
+  /** Emits "submitted" (locationId) so the embedded connector starts at once. */
+  readonly events = new EventEmitter();
+
+  constructor(private readonly deps: JobServiceDeps) {}
+
+  async submit(customerId: string, type: JobType, body: Record<string, unknown>, dryRun: boolean): Promise<SubmitResult> {
+    const definition = JOB_DEFINITIONS[type];
+    const locationId = typeof body.resourceLocationId === "string" ? body.resourceLocationId : LOCAL_LOCATION_ID;
+    if (!(await this.deps.locations.find(customerId, locationId))) {
+      throw new ValidationFailedError([
+        { field: "resourceLocationId", message: `names '${locationId}', which does not exist; list them with GET /ips/resourceLocations` },
+      ]);
+    }
+    const ctx: SubmitContext = {
+      customerId,
+      runsHere: locationId === LOCAL_LOCATION_ID,
+      credentialType: async (id) => {
+        try {
+          return (await this.deps.credentials.get(customerId, id)).type;
+        } catch (err) {
+          if (err instanceof EngineError && err.code === "CREDENTIAL_NOT_FOUND") return undefined;
+          throw err;
+        }
+      },
+    };
+    const problems = await definition.validate(body, ctx);
+    if (problems.length > 0) throw new ValidationFailedError(problems);
+    const refused = definition.unsupported?.(body) ?? [];
+    if (refused.length > 0) {
+      const code = definition.refusalCode ?? "UNSUPPORTED_OPTION";
+      const list = refused.map((f) => `${f.field} ${f.message}`).join("; ");
+      throw new EngineError(code, 400, `The request asks for something this engine cannot do: ${list}`, refused);
+    }
+    if (dryRun) return { dryRun: true, valid: true, parameters: body };
+
+    const job = await this.deps.jobs.insert(customerId, {
+      id: randomUUID(),
+      type,
+      resourceLocationId: locationId,
+      parameters: body,
+      steps: definition.steps(body).map((s) => s.name),
+      timeoutSeconds: typeof body.timeout === "number" ? body.timeout : DEFAULT_TIMEOUT_SECONDS,
+    });
+    this.events.emit("submitted", locationId);
+    return { job };
+  }
+
+  async get(customerId: string, id: string): Promise<JobView> {
+    const job = await this.deps.jobs.get(customerId, id);
+    if (!job) throw jobNotFound(id);
+    return job;
+  }
+
+  list(customerId: string, filter: ListFilter): Promise<JobView[]> {
+    return this.deps.jobs.list(customerId, filter);
+  }
+
+  /** 200 + cancelled job, 202 + job with cancelRequested, or 409 when it already ended. */
+  async cancel(customerId: string, id: string): Promise<{ job: JobView; accepted: boolean }> {
+    const before = await this.get(customerId, id);
+    if (isFinished(before.status)) {
+      throw new EngineError(
+        "JOB_NOT_CANCELLABLE",
+        409,
+        `Job '${id}' has already ended (${before.status}); there is nothing to cancel.`,
+      );
+    }
+    const job = (await this.deps.jobs.requestCancel(customerId, id))!;
+    return { job, accepted: job.status === "inProgress" };
+  }
+
+  /** The next job for a connector, with the credentials it references (secrets included). */
+  async claim(customerId: string, connectorId: string): Promise<ClaimedWork | undefined> {
+    const connector = await this.deps.connectors.get(customerId, connectorId);
+    const location = await this.deps.locations.find(customerId, connector.resourceLocationId);
+    if (!location) return undefined;
+    const claimed = await this.deps.jobs.claim(customerId, connectorId, location, connector.maxConcurrentJobs, LEASE_MS);
+    if (!claimed) return undefined;
+    return { job: claimed.view, credentials: await this.resolveCredentials(customerId, claimed.view.parameters) };
+  }
+
+  report(customerId: string, connectorId: string, jobId: string, report: JobReport) {
+    return this.deps.jobs.report(customerId, jobId, connectorId, report, LEASE_MS);
+  }
+
+  async heartbeat(customerId: string, connectorId: string, runningJobIds: string[]): Promise<string[]> {
+    await this.deps.connectors.heartbeat(customerId, connectorId);
+    return this.deps.jobs.renewLeases(customerId, connectorId, runningJobIds, LEASE_MS);
+  }
+
+  /** Takes back jobs whose connector stopped reporting, and fails jobs far past their timeout. */
+  async sweep(): Promise<void> {
+    await this.deps.jobs.takeBack(
+      { leaseExpiredBefore: new Date().toISOString() },
+      { code: "CONNECTOR_LOST", message: "The connector running this job stopped reporting." },
+    );
+    await this.deps.jobs.failOverdue(LEASE_MS * 2);
+  }
+
+  private async resolveCredentials(customerId: string, parameters: Record<string, unknown>): Promise<StorageCredential[]> {
+    const out: StorageCredential[] = [];
+    for (const id of referencedCredentials(parameters)) {
+      try {
+        const record = await this.deps.credentials.get(customerId, id);
+        const secret = await this.deps.credentials.getSecret(customerId, id);
+        out.push({ id, type: record.type, fields: { ...record.publicFields, ...secret } });
+      } catch (err) {
+        // Deleted since submission: the job fails with a clear error when it asks for it.
+        if (!(err instanceof EngineError && err.code === "CREDENTIAL_NOT_FOUND")) throw err;
+      }
+    }
+    return out;
+  }
+}
+
+export function isJobStatus(value: string): value is JobStatus {
+  return ["notStarted", "inProgress", "complete", "failed", "cancelled"].includes(value);
+}
