@@ -1,6 +1,6 @@
 import { FieldError } from "../errors";
 import { allowedProperties, CREDENTIAL_TYPE_NAMES, CredentialType, isCredentialType } from "../credentials/types";
-import { CREDENTIAL_ID_PATTERN } from "./schemas/credentials";
+import { CREDENTIAL_ID_PATTERN, NO_CONTROL_CHARACTERS } from "./schemas/credentials";
 
 /** The subset of an ajv ErrorObject we read. (`verbose` stays off: its `data` would carry secrets.) */
 export interface AjvIssue {
@@ -15,6 +15,7 @@ const TYPE_LIST = `must be one of ${CREDENTIAL_TYPE_NAMES.join(", ")}`;
 
 /** Patterns get a sentence instead of a regex. */
 const PATTERN_MESSAGES: Record<string, string> = {
+  [NO_CONTROL_CHARACTERS]: "must not contain control characters",
   "^(?:[1-9][0-9]?|1[0-9][0-9]|200)$": "must be a whole number from 1 to 200",
   [CREDENTIAL_ID_PATTERN]:
     "must be 1 to 128 characters: letters, digits, '.', '_' or '-', starting with a letter or digit",

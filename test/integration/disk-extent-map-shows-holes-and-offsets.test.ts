@@ -49,9 +49,18 @@ describe("disk: allocatedExtents maps data, holes and file offsets (as qemu-img 
     assert.ok(extents.every((e) => e.zero || e.offset !== undefined));
   });
 
-  it("vhdx: qemu 7.2 reports the whole disk as data without offsets (so hashing expands it)", async () => {
+  it("vhdx: mapped from its own allocation table and the file's holes (qemu 7.2 reports one extent without offsets)", async () => {
     const extents = await make("vhdx");
-    assert.deepEqual(extents, [{ start: 0, length: 64 * MiB, data: true, zero: false }]);
+    covers(extents);
+    assert.equal(dataBytes(extents), 256 * 1024, "only the written bytes, not the whole 8 MiB blocks");
+    for (const e of extents.filter((x) => x.data && !x.zero)) assert.equal(typeof e.offset, "number");
+    for (const at of [0, 16, 32, 48]) assert.ok(extents.some((e) => e.data && !e.zero && e.start === at * MiB), `data at ${at} MiB`);
+  });
+
+  it("vhdx fixed: every block present, the file's holes still read as zeros", async () => {
+    const extents = await make("vhdx", "subformat=fixed");
+    covers(extents);
+    assert.equal(dataBytes(extents), 256 * 1024);
   });
 
   it("streamOptimized vmdk: holes are mapped, compressed data has no offset", async () => {

@@ -242,6 +242,12 @@ describe("engine: credentials API", function () {
   });
 
   describe("validation", () => {
+    it("refuses control characters in a name (PostgreSQL cannot store NUL)", async () => {
+      const res = await e.api("POST", "/ips/credentials", { id: "v0", type: "UsernamePassword", username: "u", password: "p", name: "bad\u0000name" });
+      assertError(res, 400, "VALIDATION_FAILED");
+      assert.equal(fieldMessage(res, "name"), "must not contain control characters");
+    });
+
     it("names field type and lists the allowed values for an unknown type", async () => {
       const res = await e.api("POST", "/ips/credentials", { id: "v1", type: "Vault", token: "x" });
       assertError(res, 400, "VALIDATION_FAILED");

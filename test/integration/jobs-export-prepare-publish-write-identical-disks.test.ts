@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { makeSparseDisk, qemuCompare } from "../helpers/disks";
-import { independentContentHash, JobWorld, startJobWorld } from "../helpers/job-world";
+import { independentContentHash, JobWorld, SMB_USER, startJobWorld } from "../helpers/job-world";
 
 const MIB = 1024 * 1024;
 
@@ -129,5 +129,17 @@ describe("export, prepare and publish jobs write disks identical to their source
     const replaced = await world.run("export", { ...body, overwriteOutput: true });
     assert.equal(replaced.status, "complete", JSON.stringify(replaced.error));
     assert.ok(statSync(join(world.outputDir, "golden.vhdx")).mtimeMs > before);
+  });
+
+  it("logs job events as JSON lines with job and connector ids, and never the share's password", async () => {
+    const log = readFileSync(join(world.engine.dataDir, "logs", "imageportd.log"), "utf8");
+    const events = log.trim().split("\n").map((line) => JSON.parse(line) as Record<string, unknown>);
+    const started = events.filter((e) => e.msg === "job started");
+    assert.ok(started.length >= 6);
+    assert.ok(started.every((e) => typeof e.jobId === "string" && typeof e.connectorId === "string"));
+    assert.ok(events.some((e) => e.msg === "job accepted" && typeof e.jobId === "string"));
+    assert.ok(!log.includes(SMB_USER.password), "the SMB password is not in the engine log");
+    const jobs = await world.engine.api("GET", "/ips/jobs?pageSize=200");
+    assert.ok(!jobs.text.includes(SMB_USER.password), "nor in any job view");
   });
 });

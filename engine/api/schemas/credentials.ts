@@ -2,6 +2,8 @@ import { CREDENTIAL_TYPE_NAMES, CREDENTIAL_TYPES, CredentialType } from "../../c
 
 export const CREDENTIAL_ID_PATTERN = "^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$";
 export const NAME_MAX_LENGTH = 256;
+/** Control characters (NUL among them, which PostgreSQL cannot store in text) are refused. */
+export const NO_CONTROL_CHARACTERS = "^[^\\u0000-\\u001f\\u007f]*$";
 
 const idSchema = { type: "string", pattern: CREDENTIAL_ID_PATTERN };
 
@@ -11,7 +13,7 @@ function branch(type: CredentialType, idRequired: boolean) {
   const properties: Record<string, object> = {
     id: idSchema,
     type: { const: type },
-    name: { type: "string", maxLength: NAME_MAX_LENGTH },
+    name: { type: "string", maxLength: NAME_MAX_LENGTH, pattern: NO_CONTROL_CHARACTERS },
   };
   const required = idRequired ? ["id", "type"] : ["type"];
   for (const [field, spec] of Object.entries(fields)) {
