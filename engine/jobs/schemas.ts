@@ -29,7 +29,7 @@ export const commonProperties = {
   platformCredentialId: credentialId,
   tags: { type: "object", additionalProperties: { type: "string", maxLength: 256 }, maxProperties: 50 },
   prefix: { type: "string", maxLength: 32 },
-  timeout: { type: "integer", minimum: 60, maximum: 604800, description: "Seconds; default 7200." },
+  timeout: { type: "integer", minimum: 1, maximum: 604800, description: "Seconds the job may run once started; default 7200." },
 };
 
 /** Input disk on a storage location (the IPS convert/upgrade input fields). */

@@ -75,4 +75,21 @@ describe("cancelling a running job", function () {
     for (const r of running) assert.equal((await world.wait(r.json.id, 30_000)).status, "cancelled");
     assert.deepEqual(readdirSync(world.outputDir), []);
   });
+
+  it("stops a job that runs past its timeout with JOB_TIMED_OUT, leaving nothing behind", async () => {
+    const job = await world.run("export", {
+      inputStorageLocation: { location: world.fileLocation(world.inputDir) },
+      inputImageFilename: "big.raw",
+      outputStorageLocation: { location: world.fileLocation(world.outputDir) },
+      outputImageFilename: "slow.vhdx",
+      timeout: 1,
+    });
+    assert.equal(job.status, "failed");
+    assert.equal(job.error?.code, "JOB_TIMED_OUT");
+    assert.match(job.error!.message, /timeout of 1 s/);
+    const took = Date.parse(job.finishedAt!) - Date.parse(job.startedAt!);
+    assert.ok(took < 5_000, `stopped ${took} ms after it started`);
+    assert.deepEqual(processesMatching(world.outputDir), []);
+    assert.deepEqual(readdirSync(world.outputDir), []);
+  });
 });
