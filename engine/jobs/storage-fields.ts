@@ -86,3 +86,24 @@ export async function checkPlatformCredential(id: string | undefined, ctx: Submi
   if ((await ctx.credentialType(id)) !== undefined) return [];
   return [{ field: "platformCredentialId", message: `names credential '${id}', which does not exist; create it with POST /ips/credentials` }];
 }
+
+/** The fields of a job that reads one disk from a location and writes one to another. */
+export interface TransferParams {
+  inputStorageLocation: LocationParam;
+  inputImageFilename: string;
+  inputImageFormat?: DiskFormat;
+  outputStorageLocation: LocationParam;
+  outputImageFilename: string;
+  platformCredentialId?: string;
+}
+
+/** Every submission check of a transfer job, each problem naming its field. */
+export async function checkTransferFields(p: TransferParams, ctx: SubmitContext): Promise<FieldError[]> {
+  return [
+    ...(await checkStorageFields("input", p.inputStorageLocation, p.inputImageFilename, ctx)),
+    ...(await checkStorageFields("output", p.outputStorageLocation, p.outputImageFilename, ctx)),
+    ...checkInputFormat(p.inputImageFilename, p.inputImageFormat),
+    ...(await checkPlatformCredential(p.platformCredentialId, ctx)),
+    ...checkLocalInputExists(p.inputStorageLocation, p.inputImageFilename, ctx),
+  ];
+}

@@ -11,6 +11,12 @@ export interface ResourceLocation {
   updatedAt: string;
 }
 
+export interface NewLocation {
+  id: string;
+  name: string;
+  maxConcurrentJobs: number;
+}
+
 /** The location the engine creates for itself: its in-process connector runs these jobs. */
 export const LOCAL_LOCATION_ID = "local";
 
@@ -18,23 +24,23 @@ export class LocationStore {
   constructor(private readonly db: Kysely<Database>) {}
 
   /** Creates the location unless it exists (the built-in `local` one, at every start). */
-  async ensure(customerId: string, location: { id: string; name: string; maxConcurrentJobs: number }): Promise<void> {
-    const now = new Date().toISOString();
-    await this.db
-      .insertInto("resource_locations")
-      .values({
-        customer_id: customerId,
-        id: location.id,
-        name: location.name,
-        max_concurrent_jobs: location.maxConcurrentJobs,
-        created_at: now,
-        updated_at: now,
-      })
-      .onConflict((oc) => oc.columns(["customer_id", "id"]).doNothing())
-      .execute();
+  async ensure(customerId: string, location: NewLocation): Promise<void> {
+    await this.insert(customerId, location);
   }
 
-  async create(customerId: string, location: { id: string; name: string; maxConcurrentJobs: number }): Promise<ResourceLocation> {
+  async create(customerId: string, location: NewLocation): Promise<ResourceLocation> {
+    if (!(await this.insert(customerId, location))) {
+      throw new EngineError(
+        "RESOURCE_LOCATION_ALREADY_EXISTS",
+        409,
+        `Resource location '${location.id}' already exists. Change it with PUT /ips/resourceLocations/${location.id}, or choose another id.`,
+      );
+    }
+    return this.get(customerId, location.id);
+  }
+
+  /** Inserts unless the id exists; true when it inserted. */
+  private async insert(customerId: string, location: NewLocation): Promise<boolean> {
     const now = new Date().toISOString();
     const result = await this.db
       .insertInto("resource_locations")
@@ -48,14 +54,7 @@ export class LocationStore {
       })
       .onConflict((oc) => oc.columns(["customer_id", "id"]).doNothing())
       .executeTakeFirst();
-    if (Number(result.numInsertedOrUpdatedRows ?? 0) === 0) {
-      throw new EngineError(
-        "RESOURCE_LOCATION_ALREADY_EXISTS",
-        409,
-        `Resource location '${location.id}' already exists. Change it with PUT /ips/resourceLocations/${location.id}, or choose another id.`,
-      );
-    }
-    return this.get(customerId, location.id);
+    return Number(result.numInsertedOrUpdatedRows ?? 0) > 0;
   }
 
   async find(customerId: string, id: string): Promise<ResourceLocation | undefined> {

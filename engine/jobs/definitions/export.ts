@@ -1,27 +1,13 @@
-import { DiskFormat } from "../../disk";
 import { JobDefinition } from "../definition";
 import { commonProperties, inputProperties, objectSchema, outputProperties } from "../schemas";
-import {
-  checkInputFormat,
-  checkLocalInputExists,
-  checkPlatformCredential,
-  checkStorageFields,
-  inputFormat,
-  LocationParam,
-} from "../storage-fields";
+import { checkTransferFields, inputFormat, TransferParams } from "../storage-fields";
 import { TRANSFER_STEPS, transferDisk } from "../transfer";
 
-export interface ExportParams {
-  inputStorageLocation: LocationParam;
-  inputImageFilename: string;
-  inputImageFormat?: DiskFormat;
-  outputStorageLocation: LocationParam;
-  outputImageFilename: string;
+export interface ExportParams extends TransferParams {
   outputImageFormat?: "vhd" | "vhdx";
   outputDiskType?: "dynamic" | "fixed";
   overwriteOutput?: boolean;
   hashDisk?: boolean;
-  platformCredentialId?: string;
 }
 
 /** A disk exported to VHD or VHDX on a share (IPS $export). */
@@ -39,15 +25,7 @@ export const exportJob: JobDefinition<ExportParams> = {
     },
     ["inputStorageLocation", "inputImageFilename", "outputStorageLocation", "outputImageFilename"],
   ),
-  async validate(p, ctx) {
-    return [
-      ...(await checkStorageFields("input", p.inputStorageLocation, p.inputImageFilename, ctx)),
-      ...(await checkStorageFields("output", p.outputStorageLocation, p.outputImageFilename, ctx)),
-      ...checkInputFormat(p.inputImageFilename, p.inputImageFormat),
-      ...(await checkPlatformCredential(p.platformCredentialId, ctx)),
-      ...checkLocalInputExists(p.inputStorageLocation, p.inputImageFilename, ctx),
-    ];
-  },
+  validate: checkTransferFields,
   steps: () => TRANSFER_STEPS,
   async run(p, ctx) {
     const format = p.outputImageFormat ?? "vhdx";

@@ -1,28 +1,15 @@
 import { DiskFormat } from "../../disk";
 import { JobDefinition } from "../definition";
 import { commonProperties, DISK_FORMAT_NAMES, inputProperties, objectSchema, outputProperties, prepareOptionProperties } from "../schemas";
-import {
-  checkInputFormat,
-  checkLocalInputExists,
-  checkPlatformCredential,
-  checkStorageFields,
-  inputFormat,
-  LocationParam,
-} from "../storage-fields";
+import { checkTransferFields, inputFormat, TransferParams } from "../storage-fields";
 import { TRANSFER_STEPS, transferDisk } from "../transfer";
 import { MIB, PrepareOptions, unsupportedPrepareOptions } from "./prepare-options";
 
-export interface PrepareParams extends PrepareOptions {
+export interface PrepareParams extends PrepareOptions, TransferParams {
   provisioningType: "Mcs" | "Pvs";
-  inputStorageLocation: LocationParam;
-  inputImageFilename: string;
-  inputImageFormat?: DiskFormat;
-  outputStorageLocation: LocationParam;
-  outputImageFilename: string;
   outputImageFormat?: DiskFormat;
   outputDiskType?: "dynamic" | "fixed";
   overwriteOutput?: boolean;
-  platformCredentialId?: string;
 }
 
 /**
@@ -43,15 +30,7 @@ export const prepareJob: JobDefinition<PrepareParams> = {
     },
     ["provisioningType", "inputStorageLocation", "inputImageFilename", "outputStorageLocation", "outputImageFilename"],
   ),
-  async validate(p, ctx) {
-    return [
-      ...(await checkStorageFields("input", p.inputStorageLocation, p.inputImageFilename, ctx)),
-      ...(await checkStorageFields("output", p.outputStorageLocation, p.outputImageFilename, ctx)),
-      ...checkInputFormat(p.inputImageFilename, p.inputImageFormat),
-      ...(await checkPlatformCredential(p.platformCredentialId, ctx)),
-      ...checkLocalInputExists(p.inputStorageLocation, p.inputImageFilename, ctx),
-    ];
-  },
+  validate: checkTransferFields,
   unsupported: unsupportedPrepareOptions,
   steps: () => TRANSFER_STEPS,
   async run(p, ctx) {

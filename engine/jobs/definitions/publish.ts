@@ -1,27 +1,13 @@
-import { DiskFormat } from "../../disk";
 import { FieldError } from "../../errors";
 import { JobDefinition, RunContext, StepPlan, SubmitContext } from "../definition";
 import { commonProperties, inputProperties, objectSchema, outputProperties, prepareOptionProperties } from "../schemas";
-import {
-  checkInputFormat,
-  checkLocalInputExists,
-  checkPlatformCredential,
-  checkStorageFields,
-  inputFormat,
-  LocationParam,
-} from "../storage-fields";
+import { checkTransferFields, inputFormat, TransferParams } from "../storage-fields";
 import { TRANSFER_STEPS, transferDisk } from "../transfer";
 import { PrepareOptions, unsupportedPrepareOptions } from "./prepare-options";
 
-export interface PublishParams {
-  inputStorageLocation: LocationParam;
-  inputImageFilename: string;
-  inputImageFormat?: DiskFormat;
-  outputStorageLocation: LocationParam;
-  outputImageFilename: string;
+export interface PublishParams extends TransferParams {
   overwriteOutput?: boolean;
   vdiskDescription?: string;
-  platformCredentialId?: string;
 }
 
 export const PUBLISH_STEPS: StepPlan[] = [...TRANSFER_STEPS, { name: "properties", weight: 1 }];
@@ -41,13 +27,7 @@ const publishProperties = {
 const publishRequired = ["inputStorageLocation", "inputImageFilename", "outputStorageLocation", "outputImageFilename"];
 
 async function validatePublish(p: PublishParams, ctx: SubmitContext): Promise<FieldError[]> {
-  const errors = [
-    ...(await checkStorageFields("input", p.inputStorageLocation, p.inputImageFilename, ctx)),
-    ...(await checkStorageFields("output", p.outputStorageLocation, p.outputImageFilename, ctx)),
-    ...checkInputFormat(p.inputImageFilename, p.inputImageFormat),
-    ...(await checkPlatformCredential(p.platformCredentialId, ctx)),
-    ...checkLocalInputExists(p.inputStorageLocation, p.inputImageFilename, ctx),
-  ];
+  const errors = await checkTransferFields(p, ctx);
   if (!/\.vhdx$/i.test(p.outputImageFilename)) {
     errors.push({ field: "outputImageFilename", message: "must end in .vhdx: a PVS store holds vDisks as VHDX files" });
   }
