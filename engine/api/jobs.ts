@@ -32,8 +32,8 @@ export function registerJobRoutes(app: FastifyInstance, deps: { jobService: JobS
         const dryRun = request.query.dryRun === "true";
         const result = await service.submit(customer(request), type, request.body, dryRun);
         if ("dryRun" in result) return result;
-        request.log.info({ jobId: result.job.id, type }, "job accepted");
-        reply.code(202).header("Location", `/ips/jobs/${result.job.id}`);
+        request.log.info({ jobId: result.job.id, type, replayed: result.replayed }, result.replayed ? "job replayed" : "job accepted");
+        reply.code(result.replayed ? 200 : 202).header("Location", `/ips/jobs/${result.job.id}`);
         return result.job;
       },
     );

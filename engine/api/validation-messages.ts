@@ -15,6 +15,7 @@ const TYPE_LIST = `must be one of ${CREDENTIAL_TYPE_NAMES.join(", ")}`;
 
 /** Patterns get a sentence instead of a regex. */
 const PATTERN_MESSAGES: Record<string, string> = {
+  "^[A-Za-z0-9._:-]{1,128}$": "must be 1 to 128 characters: letters, digits, '.', '_', ':' or '-'",
   [NO_CONTROL_CHARACTERS]: "must not contain control characters",
   "^(?:[1-9][0-9]?|1[0-9][0-9]|200)$": "must be a whole number from 1 to 200",
   [CREDENTIAL_ID_PATTERN]:

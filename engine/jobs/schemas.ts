@@ -29,6 +29,12 @@ export const commonProperties = {
   platformCredentialId: credentialId,
   tags: { type: "object", additionalProperties: { type: "string", maxLength: 256 }, maxProperties: 50 },
   prefix: { type: "string", maxLength: 32 },
+  clientToken: {
+    type: "string",
+    pattern: "^[A-Za-z0-9._:-]{1,128}$",
+    description:
+      "Idempotency token: while a job with this token exists and has not failed or been cancelled, the same request returns that job (200) instead of starting another.",
+  },
   timeout: { type: "integer", minimum: 1, maximum: 604800, description: "Seconds the job may run once started; default 7200." },
 };
 

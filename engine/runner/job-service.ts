@@ -20,7 +20,9 @@ export interface JobServiceDeps {
   credentials: CredentialStore;
 }
 
-export type SubmitResult = { job: JobView } | { dryRun: true; valid: true; parameters: Record<string, unknown> };
+export type SubmitResult =
+  | { job: JobView; /** An earlier submission with the same clientToken. */ replayed: boolean }
+  | { dryRun: true; valid: true; parameters: Record<string, unknown> };
 
 /** The queue: accepts jobs, hands them to connectors, records what they report. */
 export class JobService {
@@ -59,16 +61,47 @@ export class JobService {
     }
     if (dryRun) return { dryRun: true, valid: true, parameters: body };
 
-    const job = await this.deps.jobs.insert(customerId, {
+    const clientToken = typeof body.clientToken === "string" ? body.clientToken : undefined;
+    if (clientToken) {
+      const replay = await this.replay(customerId, type, clientToken);
+      if (replay) return { job: replay, replayed: true };
+    }
+    const newJob = {
       id: randomUUID(),
       type,
       resourceLocationId: locationId,
       parameters: body,
       steps: definition.steps(body).map((s) => s.name),
       timeoutSeconds: typeof body.timeout === "number" ? body.timeout : DEFAULT_TIMEOUT_SECONDS,
-    });
+      clientToken,
+    };
+    let job: JobView;
+    try {
+      job = await this.deps.jobs.insert(customerId, newJob);
+    } catch (err) {
+      // Another submission with the same token won the race: answer with its job.
+      const winner = clientToken ? await this.replay(customerId, type, clientToken) : undefined;
+      if (!winner) throw err;
+      return { job: winner, replayed: true };
+    }
     this.events.emit("submitted", locationId);
-    return { job };
+    return { job, replayed: false };
+  }
+
+  /** The live job holding this token; a failed or cancelled one gives its token up. */
+  private async replay(customerId: string, type: JobType, clientToken: string): Promise<JobView | undefined> {
+    const existing = await this.deps.jobs.findByClientToken(customerId, clientToken);
+    if (!existing) return undefined;
+    if (existing.status === "failed" || existing.status === "cancelled") {
+      await this.deps.jobs.releaseClientToken(customerId, existing.id);
+      return undefined;
+    }
+    if (existing.type !== type) {
+      throw new ValidationFailedError([
+        { field: "clientToken", message: `is already used by ${existing.type} job '${existing.id}'; use a token per request` },
+      ]);
+    }
+    return existing;
   }
 
   async get(customerId: string, id: string): Promise<JobView> {

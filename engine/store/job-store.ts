@@ -11,6 +11,7 @@ export interface NewJob {
   parameters: Record<string, unknown>;
   steps: string[];
   timeoutSeconds: number;
+  clientToken?: string;
 }
 
 export interface ListFilter {
@@ -72,9 +73,32 @@ export class JobStore {
         updated_at: now,
         started_at: null,
         finished_at: null,
+        client_token: job.clientToken ?? null,
       })
       .execute();
     return (await this.get(customerId, job.id))!;
+  }
+
+  /** The job holding this client token, if any. */
+  async findByClientToken(customerId: string, clientToken: string): Promise<JobView | undefined> {
+    const row = await this.db
+      .selectFrom("jobs")
+      .selectAll()
+      .where("customer_id", "=", customerId)
+      .where("client_token", "=", clientToken)
+      .executeTakeFirst();
+    return row && toView(row);
+  }
+
+  /** Frees a failed or cancelled job's token so the same request can be tried again. */
+  async releaseClientToken(customerId: string, id: string): Promise<void> {
+    await this.db
+      .updateTable("jobs")
+      .set({ client_token: null })
+      .where("customer_id", "=", customerId)
+      .where("id", "=", id)
+      .where("status", "in", ["failed", "cancelled"])
+      .execute();
   }
 
   async get(customerId: string, id: string): Promise<JobView | undefined> {

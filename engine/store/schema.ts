@@ -78,6 +78,8 @@ export interface JobsTable {
   updated_at: string;
   started_at: string | null;
   finished_at: string | null;
+  /** Idempotency: at most one job per customer holds a given token (released when it fails). */
+  client_token: string | null;
 }
 
 /** Small engine-wide facts, e.g. the master-key check value. */

@@ -5,7 +5,7 @@ import { columnTypes } from "../../engine/store/dialect";
 import { Database } from "../../engine/store/schema";
 import { forEachBackend } from "../helpers/stores";
 
-const MIGRATIONS = ["0001-credentials", "0002-api-clients", "0003-jobs"];
+const MIGRATIONS = ["0001-credentials", "0002-api-clients", "0003-jobs", "0004-job-client-tokens"];
 
 async function appliedMigrations(db: Kysely<Database>): Promise<string[]> {
   const rows = await sql<{ name: string }>`select name from kysely_migration order by name`.execute(db);

@@ -40,7 +40,7 @@ describe("store: concurrent first starts on one PostgreSQL database", function (
       const dbs = await Promise.all(Array.from({ length: 4 }, () => openDatabase(dataDirWithKey(randomBytes(32)), { databaseUrl: url })));
       try {
         const applied = await sql<{ name: string }>`select name from kysely_migration order by name`.execute(dbs[0]!);
-        assert.deepEqual(applied.rows.map((r) => r.name), ["0001-credentials", "0002-api-clients", "0003-jobs"]);
+        assert.deepEqual(applied.rows.map((r) => r.name), ["0001-credentials", "0002-api-clients", "0003-jobs", "0004-job-client-tokens"]);
       } finally {
         await Promise.all(dbs.map((db) => db.destroy()));
       }
