@@ -56,6 +56,11 @@ export interface EngineOptions {
   logLevel?: string;
   /** Jobs the embedded connector runs at once (the `local` location's limit). Default 2. */
   localConcurrency?: number;
+  /**
+   * Run the embedded connector for the `local` location (default true). Engines sharing one
+   * PostgreSQL store share that connector's identity: run it in one of them only.
+   */
+  localConnector?: boolean;
 }
 
 export interface Engine {
@@ -90,7 +95,7 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     const jobs = new JobStore(db);
     const locations = new LocationStore(db);
     const connectors = new ConnectorStore(db);
-    const jobService = new JobService({ jobs, locations, connectors, credentials });
+    const jobService = new JobService({ jobs, locations, connectors, credentials, runsLocal: options.localConnector !== false });
     const connectorService = new ConnectorService({ connectors, locations, clients, jobs, tokens });
 
     app = await buildApp(log, options.logLevel, {
@@ -107,18 +112,20 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     // The embedded connector: jobs of the `local` location run in this process. Jobs it was
     // running when the engine last stopped are started again (or failed after too many tries).
     const embedded = await connectorService.ensureEmbedded(customerId, options.localConcurrency ?? 2);
-    const recovered = await jobs.takeBack(
-      { connectorId: embedded.id },
-      { code: "ENGINE_RESTARTED", message: "The engine stopped while this job was running." },
-    );
-    for (const job of recovered) app.log.warn({ jobId: job.id, status: job.status, attempt: job.attempt }, "job taken back after engine restart");
-    connector = new ConnectorLoop(new InProcessChannel(jobService, customerId, embedded.id), {
-      slots: embedded.maxConcurrentJobs,
-      workRoot: join(dataDir, "work"),
-      log: app.log.child({ connectorId: embedded.id }),
-    });
-    const loop = connector;
-    jobService.events.on("submitted", () => loop.wake());
+    if (options.localConnector !== false) {
+      const recovered = await jobs.takeBack(
+        { connectorId: embedded.id },
+        { code: "ENGINE_RESTARTED", message: "The engine stopped while this job was running." },
+      );
+      for (const job of recovered) app.log.warn({ jobId: job.id, status: job.status, attempt: job.attempt }, "job taken back after engine restart");
+      connector = new ConnectorLoop(new InProcessChannel(jobService, customerId, embedded.id), {
+        slots: embedded.maxConcurrentJobs,
+        workRoot: join(dataDir, "work"),
+        log: app.log.child({ connectorId: embedded.id }),
+      });
+      const loop = connector;
+      jobService.events.on("submitted", () => loop.wake());
+    }
     const appLog = app.log;
     sweeper = setInterval(() => {
       jobService.sweep().catch((err: unknown) => appLog.error({ err }, "job sweep failed"));
@@ -126,7 +133,7 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     sweeper.unref();
 
     await app.listen({ host: options.host ?? DEFAULT_HOST, port: options.port ?? DEFAULT_PORT });
-    connector.start();
+    connector?.start();
   } catch (err) {
     clearInterval(sweeper);
     await connector?.stop();
@@ -139,7 +146,7 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
   const address = app.server.address();
   const port = typeof address === "object" && address ? address.port : (options.port ?? DEFAULT_PORT);
   const host = options.host ?? DEFAULT_HOST;
-  const started = { app, db, connector: connector!, sweeper: sweeper! };
+  const started = { app, db, connector, sweeper: sweeper! };
   let closing: Promise<void> | undefined;
   return {
     url: `http://${host.includes(":") ? `[${host}]` : host}:${port}`,
@@ -150,7 +157,7 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
       // Idempotent: stop taking requests, let in-flight ones finish, then release the database and log.
       closing ??= (async () => {
         clearInterval(started.sweeper);
-        await started.connector.stop();
+        await started.connector?.stop();
         await started.app.close();
         await started.db.destroy();
         log.close();

@@ -75,6 +75,10 @@ function describe(issue: AjvIssue, credentialType: CredentialType | undefined): 
       return [at, `must be at least ${String(p.limit)}`];
     case "maximum":
       return [at, `must be at most ${String(p.limit)}`];
+    case "minItems":
+      return [at, `must have at least ${String(p.limit)} item${p.limit === 1 ? "" : "s"}`];
+    case "uniqueItems":
+      return [at, "must not list the same item twice"];
     case "maxItems":
       return [at, `must have at most ${String(p.limit)} items`];
     case "maxProperties":

@@ -18,10 +18,16 @@ export async function checkStorageFields(
   fileName: string,
   ctx: SubmitContext,
 ): Promise<FieldError[]> {
-  const locField = `${prefix}StorageLocation.location`;
-  const credField = `${prefix}StorageLocation.credentialId`;
-  const nameField = `${prefix}ImageFilename`;
-  const errors = [...checkLocation(location.location, locField), ...checkFileName(fileName, nameField, location.location)];
+  return [
+    ...(await checkLocationFields(`${prefix}StorageLocation`, location, ctx)),
+    ...checkFileName(fileName, `${prefix}ImageFilename`, location.location),
+  ];
+}
+
+/** Checks a storage location and its credential; `field` names the location object. */
+export async function checkLocationFields(field: string, location: LocationParam, ctx: SubmitContext): Promise<FieldError[]> {
+  const credField = `${field}.credentialId`;
+  const errors = checkLocation(location.location, `${field}.location`);
   const scheme = location.location.split(":", 1)[0]?.toLowerCase();
   if (scheme === "smb") {
     if (location.credentialId === undefined) {
@@ -73,9 +79,10 @@ export function checkLocalInputExists(location: LocationParam, fileName: string,
 /** The credentials a job refers to, for the connector that runs it. */
 export function referencedCredentials(params: Record<string, unknown>): string[] {
   const ids = new Set<string>();
-  for (const key of ["inputStorageLocation", "outputStorageLocation"]) {
-    const loc = params[key] as LocationParam | undefined;
-    if (loc?.credentialId) ids.add(loc.credentialId);
+  // Every storage location of a job body is an object with an optional credentialId.
+  for (const value of Object.values(params)) {
+    const credentialId = (value as Partial<LocationParam> | null)?.credentialId;
+    if (typeof value === "object" && typeof credentialId === "string") ids.add(credentialId);
   }
   if (typeof params.platformCredentialId === "string") ids.add(params.platformCredentialId);
   return [...ids];

@@ -18,6 +18,8 @@ export interface JobServiceDeps {
   locations: LocationStore;
   connectors: ConnectorStore;
   credentials: CredentialStore;
+  /** Whether this process runs the `local` location's jobs (so its local paths can be checked at submission). */
+  runsLocal: boolean;
 }
 
 export type SubmitResult =
@@ -41,7 +43,7 @@ export class JobService {
     }
     const ctx: SubmitContext = {
       customerId,
-      runsHere: locationId === LOCAL_LOCATION_ID,
+      runsHere: this.deps.runsLocal && locationId === LOCAL_LOCATION_ID,
       credentialType: async (id) => {
         try {
           return (await this.deps.credentials.get(customerId, id)).type;

@@ -78,3 +78,25 @@ describe("a clientToken makes job submission idempotent (re-attach after a lost 
     assert.match(res.json.error.fields[0].message, /letters, digits/);
   });
 });
+
+describe("an engine started without its local connector", function () {
+  this.timeout(30_000);
+  it("queues jobs of the local location without running them (another engine's connector will)", async () => {
+    const engine = await startTestEngine({ localConnector: false });
+    try {
+      const root = mkdtempSync(join(tmpdir(), "imageport-nolocal-"));
+      const res = await engine.api("POST", "/ips/images/$export", {
+        inputStorageLocation: { location: pathToFileURL(root).href + "/" },
+        inputImageFilename: "not-checked-here.qcow2",
+        outputStorageLocation: { location: pathToFileURL(root).href + "/" },
+        outputImageFilename: "out.vhdx",
+      });
+      assert.equal(res.status, 202, "a local path is not checked by an engine that does not run local jobs");
+      await new Promise((r) => setTimeout(r, 2_500));
+      assert.equal((await engine.api("GET", `/ips/jobs/${res.json.id}`)).json.status, "notStarted");
+      rmSync(root, { recursive: true, force: true });
+    } finally {
+      await engine.close({ removeData: true });
+    }
+  });
+});

@@ -1,5 +1,6 @@
 import { JobDefinition } from "../definition";
 import { JobType } from "../model";
+import { deleteJob } from "./delete";
 import { exportJob } from "./export";
 import { prepareJob } from "./prepare";
 import { prepareAndPublishJob, publishJob } from "./publish";
@@ -11,4 +12,5 @@ export const JOB_DEFINITIONS: Record<JobType, JobDefinition> = {
   prepare: prepareJob,
   prepareAndPublish: prepareAndPublishJob,
   publish: publishJob,
+  delete: deleteJob,
 };
