@@ -5,7 +5,7 @@ import { JobReport } from "../jobs/model";
 import { ConnectorService } from "../runner/connector-service";
 import { JobService } from "../runner/job-service";
 import { CREDENTIAL_ID_PATTERN } from "./schemas/credentials";
-import { customer } from "./jobs";
+import { customer } from "../auth/authenticate";
 
 const byId = { type: "object", properties: { id: { type: "string", maxLength: 64 } }, required: ["id"] };
 const stepSchema = {

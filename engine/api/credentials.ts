@@ -1,5 +1,5 @@
-import { FastifyInstance, FastifyRequest } from "fastify";
-import { AuthContext } from "../auth/authenticate";
+import { FastifyInstance } from "fastify";
+import { customer } from "../auth/authenticate";
 import { credentialTypeChange, ValidationFailedError } from "../errors";
 import { CredentialType, splitFields } from "../credentials/types";
 import { toView } from "../credentials/view";
@@ -70,9 +70,4 @@ export function registerCredentialRoutes(app: FastifyInstance, deps: { credentia
 
 function toInput(body: CredentialBody) {
   return { type: body.type, name: body.name, ...splitFields(body.type, body) };
-}
-
-/** Credential routes run only after authenticate(), which sets request.auth. */
-function customer(request: FastifyRequest): string {
-  return (request.auth as AuthContext).customerId;
 }

@@ -1,5 +1,5 @@
-import { FastifyInstance, FastifyRequest } from "fastify";
-import { AuthContext } from "../auth/authenticate";
+import { FastifyInstance } from "fastify";
+import { customer } from "../auth/authenticate";
 import { ValidationFailedError } from "../errors";
 import { JOB_DEFINITIONS } from "../jobs/definitions";
 import { JOB_STATUSES, JOB_TYPES, JobStatus, JobType } from "../jobs/model";
@@ -111,8 +111,4 @@ function decodeToken(token: string): { createdAt: string; id: string } {
   throw new ValidationFailedError([
     { field: "continuationToken", message: "is not a token this engine issued; pass back the continuationToken of the previous page unchanged" },
   ]);
-}
-
-export function customer(request: FastifyRequest): string {
-  return (request.auth as AuthContext).customerId;
 }

@@ -4,7 +4,7 @@ import { CREDENTIAL_ID_PATTERN } from "./schemas/credentials";
 import { ConnectorStore } from "../store/connector-store";
 import { JobStore } from "../store/job-store";
 import { LOCAL_LOCATION_ID, LocationStore } from "../store/location-store";
-import { customer } from "./jobs";
+import { customer } from "../auth/authenticate";
 
 const locationBody = {
   type: "object",

@@ -22,6 +22,11 @@ declare module "fastify" {
   }
 }
 
+/** The caller's customer; only for routes behind authenticate(), which sets request.auth. */
+export function customer(request: FastifyRequest): string {
+  return (request.auth as AuthContext).customerId;
+}
+
 // "CwsAuth Bearer=<token>"; Citrix docs vary the case ("CWSAuth bearer="), so match case-insensitively.
 const CWS_AUTH = /^\s*cwsauth\s+bearer\s*=\s*([^\s,]+)\s*$/i;
 

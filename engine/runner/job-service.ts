@@ -3,7 +3,7 @@ import { randomUUID } from "node:crypto";
 import { EngineError, ValidationFailedError } from "../errors";
 import { SubmitContext } from "../jobs/definition";
 import { JOB_DEFINITIONS } from "../jobs/definitions";
-import { isFinished, JobReport, JobStatus, JobType, JobView } from "../jobs/model";
+import { isFinished, JobReport, JobType, JobView } from "../jobs/model";
 import { referencedCredentials } from "../jobs/storage-fields";
 import { StorageCredential } from "../platforms/storage";
 import { ConnectorStore } from "../store/connector-store";
@@ -172,8 +172,4 @@ export class JobService {
     }
     return out;
   }
-}
-
-export function isJobStatus(value: string): value is JobStatus {
-  return ["notStarted", "inProgress", "complete", "failed", "cancelled"].includes(value);
 }

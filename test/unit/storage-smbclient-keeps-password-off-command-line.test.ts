@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { EngineError } from "../../engine/errors";
-import { wrappedArgv } from "../../engine/platforms/run-process";
+import { wrappedArgv } from "../../engine/process/run-child";
 import { authFileContent, withAuthFile } from "../../engine/platforms/smb/auth-file";
 import { toSmbCredential } from "../../engine/platforms/smb/credential";
 import { quoteSmbName } from "../../engine/platforms/smb/quote";

@@ -1,4 +1,4 @@
-import { runProcess } from "../run-process";
+import { runChild } from "../../process/run-child";
 import { withAuthFile } from "./auth-file";
 import { SmbCredential } from "./credential";
 
@@ -68,7 +68,7 @@ export async function runSmbclient(
   return withAuthFile(credential, async (authFile) => {
     const args = smbclientArgs(target, authFile, command, settings);
     try {
-      const { code, output } = await runProcess(settings.smbclient, args, options);
+      const { code, output } = await runChild(settings.smbclient, args, options);
       return { output, failure: findFailure(output, code) };
     } catch (err) {
       if (options.signal.aborted) throw err;
