@@ -33,7 +33,8 @@ export const commonProperties = {
     type: "string",
     pattern: "^[A-Za-z0-9._:-]{1,128}$",
     description:
-      "Idempotency token: while a job with this token exists and has not failed or been cancelled, the same request returns that job (200) instead of starting another.",
+      "Idempotency token: while a job with this token exists and has not failed or been cancelled, the same request returns that job (200) instead of starting another. " +
+      "A complete job gives its token up once a $delete {jobId} of it completes, or a $inspect {jobId} of it finds any of its files missing.",
   },
   timeout: { type: "integer", minimum: 1, maximum: 604800, description: "Seconds the job may run once started; default 7200." },
 };

@@ -35,7 +35,10 @@ export class JobService {
 
   async submit(customerId: string, type: JobType, body: Record<string, unknown>, dryRun: boolean): Promise<SubmitResult> {
     const definition = JOB_DEFINITIONS[type];
-    const locationId = typeof body.resourceLocationId === "string" ? body.resourceLocationId : LOCAL_LOCATION_ID;
+    const job = (id: string) => this.deps.jobs.get(customerId, id);
+    // What is stored and run: the request, or what it refers to (e.g. a jobId's files).
+    const params: Record<string, unknown> = definition.resolve ? await definition.resolve(body, { customerId, job }) : body;
+    const locationId = typeof params.resourceLocationId === "string" ? params.resourceLocationId : LOCAL_LOCATION_ID;
     if (!(await this.deps.locations.find(customerId, locationId))) {
       throw new ValidationFailedError([
         { field: "resourceLocationId", message: `names '${locationId}', which does not exist; list them with GET /ips/resourceLocations` },
@@ -43,6 +46,7 @@ export class JobService {
     }
     const ctx: SubmitContext = {
       customerId,
+      job,
       runsHere: this.deps.runsLocal && locationId === LOCAL_LOCATION_ID,
       credentialType: async (id) => {
         try {
@@ -53,17 +57,17 @@ export class JobService {
         }
       },
     };
-    const problems = await definition.validate(body, ctx);
+    const problems = await definition.validate(params, ctx);
     if (problems.length > 0) throw new ValidationFailedError(problems);
-    const refused = definition.unsupported?.(body) ?? [];
+    const refused = definition.unsupported?.(params) ?? [];
     if (refused.length > 0) {
       const code = definition.refusalCode ?? "UNSUPPORTED_OPTION";
       const list = refused.map((f) => `${f.field} ${f.message}`).join("; ");
       throw new EngineError(code, 400, `The request asks for something this engine cannot do: ${list}`, refused);
     }
-    if (dryRun) return { dryRun: true, valid: true, parameters: body };
+    if (dryRun) return { dryRun: true, valid: true, parameters: params };
 
-    const clientToken = typeof body.clientToken === "string" ? body.clientToken : undefined;
+    const clientToken = typeof params.clientToken === "string" ? params.clientToken : undefined;
     if (clientToken) {
       const replay = await this.replay(customerId, type, clientToken);
       if (replay) return { job: replay, replayed: true };
@@ -72,14 +76,14 @@ export class JobService {
       id: randomUUID(),
       type,
       resourceLocationId: locationId,
-      parameters: body,
-      steps: definition.steps(body).map((s) => s.name),
-      timeoutSeconds: typeof body.timeout === "number" ? body.timeout : DEFAULT_TIMEOUT_SECONDS,
+      parameters: params,
+      steps: definition.steps(params).map((s) => s.name),
+      timeoutSeconds: typeof params.timeout === "number" ? params.timeout : DEFAULT_TIMEOUT_SECONDS,
       clientToken,
     };
-    let job: JobView;
+    let inserted: JobView;
     try {
-      job = await this.deps.jobs.insert(customerId, newJob);
+      inserted = await this.deps.jobs.insert(customerId, newJob);
     } catch (err) {
       // Another submission with the same token won the race: answer with its job.
       const winner = clientToken ? await this.replay(customerId, type, clientToken) : undefined;
@@ -87,10 +91,13 @@ export class JobService {
       return { job: winner, replayed: true };
     }
     this.events.emit("submitted", locationId);
-    return { job, replayed: false };
+    return { job: inserted, replayed: false };
   }
 
-  /** The live job holding this token; a failed or cancelled one gives its token up. */
+  /**
+   * The job holding this token; a failed or cancelled one gives its token up here. (A complete
+   * one gives it up when a later delete or inspect job finds its outputs gone: see report.)
+   */
   private async replay(customerId: string, type: JobType, clientToken: string): Promise<JobView | undefined> {
     const existing = await this.deps.jobs.findByClientToken(customerId, clientToken);
     if (!existing) return undefined;
@@ -140,8 +147,19 @@ export class JobService {
     return { job: claimed.view, credentials: await this.resolveCredentials(customerId, claimed.view.parameters) };
   }
 
-  report(customerId: string, connectorId: string, jobId: string, report: JobReport) {
-    return this.deps.jobs.report(customerId, jobId, connectorId, report, LEASE_MS);
+  /**
+   * Records a connector's report. A job that completes having removed or found gone another
+   * job's outputs releases that job's clientToken in the same transaction, so the request
+   * that made those outputs starts a new job when it is sent again.
+   */
+  async report(customerId: string, connectorId: string, jobId: string, report: JobReport) {
+    let releaseClientTokenOf: string | undefined;
+    if (report.status === "complete") {
+      const job = await this.deps.jobs.get(customerId, jobId);
+      const releases = job && JOB_DEFINITIONS[job.type].releasesClientTokenOf;
+      if (job && releases) releaseClientTokenOf = releases(job.parameters, report.artifacts ?? {});
+    }
+    return this.deps.jobs.report(customerId, jobId, connectorId, report, LEASE_MS, { releaseClientTokenOf });
   }
 
   async heartbeat(customerId: string, connectorId: string, runningJobIds: string[]): Promise<string[]> {

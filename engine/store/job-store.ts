@@ -213,29 +213,37 @@ export class JobStore {
     connectorId: string,
     report: JobReport,
     leaseMs: number,
+    onComplete: { releaseClientTokenOf?: string } = {},
   ): Promise<{ cancelRequested: boolean } | undefined> {
     const now = new Date().toISOString();
     const finished = report.status !== "inProgress";
-    const result = await this.db
-      .updateTable("jobs")
-      .set({
-        status: report.status,
-        progress: report.overallProgressPercent,
-        steps: JSON.stringify(report.steps),
-        warnings: JSON.stringify(report.warnings),
-        error_code: report.error?.code ?? null,
-        error_message: report.error?.message ?? null,
-        ...(report.artifacts ? { artifacts: JSON.stringify(report.artifacts) } : {}),
-        lease_expires_at: finished ? null : new Date(Date.now() + leaseMs).toISOString(),
-        updated_at: now,
-        finished_at: finished ? now : null,
-      })
-      .where("customer_id", "=", customerId)
-      .where("id", "=", id)
-      .where("connector_id", "=", connectorId)
-      .where("status", "=", "inProgress")
-      .executeTakeFirst();
-    if (Number(result.numUpdatedRows) !== 1) return undefined;
+    const release = report.status === "complete" ? onComplete.releaseClientTokenOf : undefined;
+    // One transaction: a job recorded complete and the token it frees are never seen apart.
+    const recorded = await this.db.transaction().execute(async (trx) => {
+      const result = await trx
+        .updateTable("jobs")
+        .set({
+          status: report.status,
+          progress: report.overallProgressPercent,
+          steps: JSON.stringify(report.steps),
+          warnings: JSON.stringify(report.warnings),
+          error_code: report.error?.code ?? null,
+          error_message: report.error?.message ?? null,
+          ...(report.artifacts ? { artifacts: JSON.stringify(report.artifacts) } : {}),
+          lease_expires_at: finished ? null : new Date(Date.now() + leaseMs).toISOString(),
+          updated_at: now,
+          finished_at: finished ? now : null,
+        })
+        .where("customer_id", "=", customerId)
+        .where("id", "=", id)
+        .where("connector_id", "=", connectorId)
+        .where("status", "=", "inProgress")
+        .executeTakeFirst();
+      if (Number(result.numUpdatedRows) !== 1) return false;
+      if (release !== undefined) await releaseCompleteJobToken(trx, customerId, release);
+      return true;
+    });
+    if (!recorded) return undefined;
     const row = await this.db
       .selectFrom("jobs")
       .select("cancel_requested")
@@ -389,6 +397,21 @@ export class JobStore {
       .executeTakeFirst();
     return row !== undefined;
   }
+}
+
+/**
+ * Frees a complete job's token once its outputs are gone (removed by a delete job, or found
+ * missing by an inspect job), so the request that made them starts a new job when sent again.
+ * Separate from releaseClientToken: that one frees only failed or cancelled jobs.
+ */
+async function releaseCompleteJobToken(db: Kysely<Database>, customerId: string, id: string): Promise<void> {
+  await db
+    .updateTable("jobs")
+    .set({ client_token: null })
+    .where("customer_id", "=", customerId)
+    .where("id", "=", id)
+    .where("status", "=", "complete")
+    .execute();
 }
 
 export function jobNotFound(id: string): EngineError {

@@ -78,7 +78,7 @@ export interface JobsTable {
   updated_at: string;
   started_at: string | null;
   finished_at: string | null;
-  /** Idempotency: at most one job per customer holds a given token (released when it fails). */
+  /** Idempotency: at most one job per customer holds a given token (released when it fails, or its outputs are gone). */
   client_token: string | null;
 }
 

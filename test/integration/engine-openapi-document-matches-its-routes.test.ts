@@ -24,7 +24,7 @@ describe("the engine's OpenAPI document", () => {
     assert.deepEqual([...served].filter((r) => !documented.has(r)), [], "served but undocumented");
     assert.deepEqual([...documented].filter((r) => !served.has(r)), [], "documented but not served");
 
-    for (const type of ["export", "upload", "prepare", "prepareAndPublish", "publish", "delete"]) {
+    for (const type of ["export", "upload", "prepare", "prepareAndPublish", "publish", "delete", "inspect"]) {
       const op = doc.paths[`/ips/images/$${type}`]!.post;
       const schema = op.requestBody.content["application/json"].schema;
       assert.ok(schema.properties.resourceLocationId, `${type} documents its body`);

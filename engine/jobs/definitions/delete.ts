@@ -1,12 +1,7 @@
-import { checkFileName, openStorage } from "../../platforms";
 import { JobDefinition } from "../definition";
-import { commonProperties, objectSchema, storageLocation } from "../schemas";
-import { checkLocationFields, LocationParam } from "../storage-fields";
+import { ArtifactFilesParams, artifactFilesBody, checkArtifactFiles, openArtifactStorage, resolveArtifactFiles } from "./artifact-files";
 
-export interface DeleteParams {
-  storageLocation: LocationParam;
-  filenames: string[];
-}
+export type DeleteParams = ArtifactFilesParams;
 
 /**
  * Removes files a job wrote (an exported disk, a vDisk and its properties file): how a client
@@ -15,28 +10,16 @@ export interface DeleteParams {
  */
 export const deleteJob: JobDefinition<DeleteParams> = {
   type: "delete",
-  summary: "Delete files from a storage location (the artifacts of earlier jobs)",
-  body: objectSchema(
-    {
-      ...commonProperties,
-      storageLocation,
-      filenames: { type: "array", minItems: 1, maxItems: 16, uniqueItems: true, items: { type: "string", minLength: 1, maxLength: 255 } },
-    },
-    ["storageLocation", "filenames"],
-  ),
-  async validate(p, ctx) {
-    return [
-      ...(await checkLocationFields("storageLocation", p.storageLocation, ctx)),
-      ...p.filenames.flatMap((name, i) => checkFileName(name, `filenames.${i}`, p.storageLocation.location)),
-    ];
-  },
+  summary: "Delete files from a storage location (the artifacts of earlier jobs), named directly or by jobId",
+  body: artifactFilesBody("delete", "once this job completes"),
+  resolve: resolveArtifactFiles,
+  validate: checkArtifactFiles,
   steps: () => [
     { name: "validate", weight: 1 },
     { name: "remove", weight: 9 },
   ],
   async run(p, ctx) {
-    const credential = p.storageLocation.credentialId ? ctx.credential(p.storageLocation.credentialId) : undefined;
-    const storage = openStorage(p.storageLocation.location, credential);
+    const storage = openArtifactStorage(p, ctx);
     await ctx.step("validate", () => storage.probe(ctx.signal));
     const removed: string[] = [];
     const missing: string[] = [];
@@ -54,4 +37,6 @@ export const deleteJob: JobDefinition<DeleteParams> = {
     });
     ctx.setArtifacts({ location: storage.uri, removed, missing });
   },
+  // The named job's outputs are gone now: its request may run again.
+  releasesClientTokenOf: (p) => p.jobId,
 };

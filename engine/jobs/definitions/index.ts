@@ -2,6 +2,7 @@ import { JobDefinition } from "../definition";
 import { JobType } from "../model";
 import { deleteJob } from "./delete";
 import { exportJob } from "./export";
+import { inspectJob } from "./inspect";
 import { prepareJob } from "./prepare";
 import { prepareAndPublishJob, publishJob } from "./publish";
 import { uploadJob } from "./upload";
@@ -13,4 +14,5 @@ export const JOB_DEFINITIONS: Record<JobType, JobDefinition> = {
   prepareAndPublish: prepareAndPublishJob,
   publish: publishJob,
   delete: deleteJob,
+  inspect: inspectJob,
 };

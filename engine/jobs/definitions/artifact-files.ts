@@ -1,0 +1,123 @@
+import { FieldError, ValidationFailedError } from "../../errors";
+import { checkFileName, openStorage, Storage } from "../../platforms";
+import { ResolveContext, RunContext, SubmitContext } from "../definition";
+import { JobType } from "../model";
+import { commonProperties, objectSchema, storageLocation } from "../schemas";
+import { checkLocationFields, LocationParam, TransferParams } from "../storage-fields";
+import { propertiesFileName } from "./publish";
+
+// $delete and $inspect act on files: named directly ({storageLocation, filenames}) or as the
+// outputs of an earlier job ({jobId}). The jobId form is resolved at submission, so the stored
+// job carries the files and the location's credential, and connectors need no store access.
+
+/** The stored parameters of both forms (the jobId form keeps jobId, for the token rule). */
+export interface ArtifactFilesParams {
+  jobId?: string;
+  storageLocation: LocationParam;
+  filenames: string[];
+  resourceLocationId?: string;
+}
+
+/** What each job type writes, as file names in its outputStorageLocation. */
+const OUTPUT_FILES: Partial<Record<JobType, (p: TransferParams) => string[]>> = {
+  export: (p) => [p.outputImageFilename],
+  prepare: (p) => [p.outputImageFilename],
+  publish: (p) => [p.outputImageFilename, propertiesFileName(p.outputImageFilename)],
+  prepareAndPublish: (p) => [p.outputImageFilename, propertiesFileName(p.outputImageFilename)],
+};
+const TYPES_WITH_FILES = Object.keys(OUTPUT_FILES).join(", ");
+
+const FORMS = "give either jobId (the outputs of that job) or storageLocation with filenames";
+
+/**
+ * The request body of $delete / $inspect: exactly one of the two forms (checked by
+ * resolveArtifactFiles). `releases` says when the named job gives its clientToken up.
+ */
+export function artifactFilesBody(verb: string, releases: string): object {
+  return {
+    ...objectSchema(
+      {
+        ...commonProperties,
+        jobId: {
+          type: "string",
+          minLength: 1,
+          maxLength: 64,
+          description:
+            `A complete ${TYPES_WITH_FILES} job whose output files to ${verb} (for publish jobs: the vDisk and its properties file). ` +
+            "Resolved at submission into storageLocation and filenames. Not with storageLocation/filenames. " +
+            "The job runs in that job's resource location unless resourceLocationId says otherwise.",
+        },
+        storageLocation: { ...storageLocation, description: `The directory of the files to ${verb}; with filenames, instead of jobId.` },
+        filenames: {
+          type: "array",
+          minItems: 1,
+          maxItems: 16,
+          uniqueItems: true,
+          items: { type: "string", minLength: 1, maxLength: 255 },
+          description: "Plain file names in storageLocation; with storageLocation, instead of jobId.",
+        },
+      },
+      [],
+    ),
+    description:
+      "Exactly one of two forms: {jobId} (the outputs of that job, resolved at submission) or {storageLocation, filenames}. " +
+      `With jobId, ${releases}, the named job gives its clientToken up: the request that made it starts a new job when sent again.`,
+  };
+}
+
+/** Checks the form and turns {jobId} into the files that job wrote. */
+export async function resolveArtifactFiles(p: ArtifactFilesParams, ctx: ResolveContext): Promise<ArtifactFilesParams> {
+  const given = (["storageLocation", "filenames"] as const).filter((f) => p[f] !== undefined);
+  if (p.jobId === undefined) {
+    const missing = (["storageLocation", "filenames"] as const).filter((f) => p[f] === undefined);
+    if (missing.length > 0) {
+      throw new ValidationFailedError(missing.map((field) => ({ field, message: `is required unless jobId is given: ${FORMS}` })));
+    }
+    return p;
+  }
+  if (given.length > 0) {
+    throw new ValidationFailedError(
+      ["jobId", ...given].map((field) => ({ field, message: `cannot be combined with ${field === "jobId" ? given.join(" and ") : "jobId"}: ${FORMS}` })),
+    );
+  }
+  const source = await ctx.job(p.jobId);
+  if (!source) throw jobIdProblem(`names no job: there is no job '${p.jobId}' for this customer; list jobs with GET /ips/jobs`);
+  const files = OUTPUT_FILES[source.type];
+  if (!files) {
+    throw jobIdProblem(`names a ${source.type} job, which writes no files; only the outputs of ${TYPES_WITH_FILES} jobs can be named by jobId (name other files with storageLocation and filenames)`);
+  }
+  if (source.status !== "complete") {
+    throw jobIdProblem(
+      `names job '${source.id}', which is ${source.status}; only a complete job's outputs can be named ` +
+        "(a failed or cancelled job left none; wait for a running one with GET /ips/jobs/" + source.id + ")",
+    );
+  }
+  const written = source.parameters as unknown as TransferParams;
+  const { location, credentialId } = written.outputStorageLocation;
+  return {
+    ...p,
+    storageLocation: credentialId === undefined ? { location } : { location, credentialId },
+    filenames: files(written),
+    resourceLocationId: p.resourceLocationId ?? source.resourceLocationId,
+  };
+}
+
+/** Submission checks of the stored form; problems of a resolved location are reported under jobId. */
+export async function checkArtifactFiles(p: ArtifactFilesParams, ctx: SubmitContext): Promise<FieldError[]> {
+  const problems = [
+    ...(await checkLocationFields("storageLocation", p.storageLocation, ctx)),
+    ...p.filenames.flatMap((name, i) => checkFileName(name, `filenames.${i}`, p.storageLocation.location)),
+  ];
+  if (p.jobId === undefined) return problems;
+  // The caller sent only jobId: say which recorded output field is the problem.
+  return problems.map((e) => ({ field: "jobId", message: `names job '${p.jobId}', whose recorded output ${e.field} ${e.message}` }));
+}
+
+export function openArtifactStorage(p: ArtifactFilesParams, ctx: RunContext): Storage {
+  const credential = p.storageLocation.credentialId ? ctx.credential(p.storageLocation.credentialId) : undefined;
+  return openStorage(p.storageLocation.location, credential);
+}
+
+function jobIdProblem(message: string): ValidationFailedError {
+  return new ValidationFailedError([{ field: "jobId", message }]);
+}
