@@ -65,5 +65,7 @@ declare module "axios" {
   interface AxiosRequestConfig {
     skipAuth?: boolean;
     authRetried?: boolean;
+    /** Safe to repeat after a 5xx or a dropped connection (e.g. a POST carrying a clientToken). */
+    idempotent?: boolean;
   }
 }

@@ -20,16 +20,18 @@ const IDEMPOTENT = new Set(["get", "head", "options", "put", "delete"]);
 
 /**
  * Transient failures worth another attempt: 429 on any request; 5xx and dropped
- * connections only where repeating the request cannot do the work twice; a refused
+ * connections only where repeating the request cannot do the work twice (idempotent
+ * methods, or a request marked `idempotent`, like a job carrying a clientToken); a refused
  * connection always (nothing reached the server). Other 4xx never.
  */
 export function isTransient(error: AxiosError): boolean {
   const status = error.response?.status;
   if (status === 429) return true;
   const method = (error.config?.method ?? "get").toLowerCase();
+  const repeatable = IDEMPOTENT.has(method) || error.config?.idempotent === true;
   if (error.code === "ECONNREFUSED") return true;
-  if (status !== undefined) return status >= 500 && IDEMPOTENT.has(method);
-  return isNetworkError(error) && IDEMPOTENT.has(method);
+  if (status !== undefined) return status >= 500 && repeatable;
+  return isNetworkError(error) && repeatable;
 }
 
 /**

@@ -105,7 +105,9 @@ export class JobsApi {
   start(type: JobType, body: Record<string, unknown>, options?: { dryRun?: false } & RequestOptions): Promise<Job>;
   async start(type: JobType, body: Record<string, unknown>, options: { dryRun?: boolean } & RequestOptions = {}): Promise<Job | DryRunResult> {
     const params = options.dryRun ? { dryRun: "true" } : undefined;
-    return this.call(options.signal, () => this.http.post(`/ips/images/$${type}`, body, { params, signal: options.signal }));
+    // With a clientToken a repeated submission returns the same job, so it is safe to retry.
+    const idempotent = typeof body.clientToken === "string";
+    return this.call(options.signal, () => this.http.post(`/ips/images/$${type}`, body, { params, signal: options.signal, idempotent }));
   }
 
   async list(options: ListJobsOptions & RequestOptions = {}): Promise<JobPage> {

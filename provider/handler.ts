@@ -27,6 +27,8 @@ export interface OperationContext {
   timeoutSeconds: number;
   /** A progress line shown next to the resource while it works. */
   status(message: string): void;
+  /** A warning kept in the update's diagnostics. */
+  warn(message: string): void;
 }
 
 export interface ReadResult {
@@ -38,7 +40,8 @@ export interface ReadResult {
 /**
  * The lifecycle of one resource type. Values are plain (secrets revealed); the server
  * re-marks secrets from schema.json and from what the program marked secret.
- * Diff is derived from schema.json by the server and needs no handler code.
+ * Diff is derived from schema.json by the server; schema.json's types, enums and required
+ * inputs are checked by the server before the handler's own check.
  */
 export interface ResourceHandler {
   check(news: PropertyMap, olds: PropertyMap, ctx: CheckContext): { inputs: PropertyMap; failures: CheckFailure[] };
@@ -47,4 +50,6 @@ export interface ResourceHandler {
   read(id: string, state: PropertyMap, inputs: PropertyMap, ctx: OperationContext): Promise<ReadResult | undefined>;
   update(id: string, state: PropertyMap, news: PropertyMap, ctx: OperationContext): Promise<PropertyMap>;
   delete(id: string, state: PropertyMap, ctx: OperationContext): Promise<void>;
+  /** When a replacement must delete the old resource before creating the new one (default: never). */
+  deleteBeforeReplace?(olds: PropertyMap, news: PropertyMap): boolean;
 }

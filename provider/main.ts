@@ -11,6 +11,18 @@ async function main(argv: string[]): Promise<void> {
   if (engineAddress) server.log.attach(engineAddress);
   const { port } = await server.listen();
   process.stdout.write(`${port}\n`);
+  exitWithParent();
+}
+
+/**
+ * A provider outliving its CLI (killed with SIGKILL) would poll jobs for nobody: exit when the
+ * parent goes away. Jobs keep running in the engine; the next `up` re-attaches to them.
+ */
+function exitWithParent(): void {
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent) process.exit(0);
+  }, 1_000).unref();
 }
 
 main(process.argv.slice(2)).catch((err) => {

@@ -42,3 +42,27 @@ export function configEnvironment(): Record<string, string[]> {
   const vars: Record<string, { defaultInfo?: { environment?: string[] } }> = schema.config?.variables ?? {};
   return Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, v.defaultInfo?.environment ?? []]));
 }
+
+/** A property as schema.json describes it (the parts input validation reads). */
+export interface PropertySchema {
+  type?: "string" | "integer" | "number" | "boolean" | "array" | "object";
+  $ref?: string;
+  items?: PropertySchema;
+  additionalProperties?: PropertySchema;
+  properties?: Record<string, PropertySchema>;
+  required?: string[];
+  enum?: { value: unknown }[];
+  secret?: boolean;
+}
+
+/** The inputs of a resource type and which are required. */
+export function inputSchema(token: string): { properties: Record<string, PropertySchema>; required: string[] } | undefined {
+  const r = schema.resources?.[token];
+  return r && { properties: r.inputProperties ?? {}, required: r.requiredInputs ?? [] };
+}
+
+/** The type a `$ref` such as `#/types/imageport:index:StorageLocation` points at. */
+export function referencedType(ref: string): (PropertySchema & { description?: string }) | undefined {
+  const prefix = "#/types/";
+  return ref.startsWith(prefix) ? schema.types?.[ref.slice(prefix.length)] : undefined;
+}

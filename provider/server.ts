@@ -9,6 +9,7 @@ import * as structproto from "google-protobuf/google/protobuf/struct_pb";
 import { ImageportClient, ImageportError } from "../client";
 import { resolveSettings } from "./config";
 import { diffInputs } from "./diff";
+import { validateInputs } from "./validate";
 import { EngineLog } from "./engine-log";
 import { OperationContext, ResourceHandler } from "./handler";
 import { compact, conceal, PropertyMap, reveal } from "./properties";
@@ -88,12 +89,13 @@ export class ProviderServer {
         const spec = this.spec(req.getType(), req.getUrn());
         const news = reveal(req.getNews()?.toJavaScript() ?? {});
         const olds = reveal(req.getOlds()?.toJavaScript() ?? {}).values;
-        const result = handler.check(news.values, olds, {
+        const checked = handler.check(news.values, olds, {
           urn: req.getUrn(),
           name: req.getName() || req.getUrn().split("::").pop() || "resource",
           randomSeed: Buffer.from(req.getRandomseed_asU8()),
           secretKeys: news.secretKeys,
         });
+        const result = { inputs: checked.inputs, failures: [...validateInputs(spec.token, checked.inputs), ...checked.failures] };
         const res = new provproto.CheckResponse();
         res.setInputs(toStruct(conceal(result.inputs, [...spec.secrets, ...news.secretKeys])));
         res.setFailuresList(
@@ -116,8 +118,11 @@ export class ProviderServer {
         for (const k of ignored) delete diff.changes[k];
         const res = new provproto.DiffResponse();
         const keys = Object.keys(diff.changes);
+        const replaces = keys.filter((k) => diff.changes[k].replace);
         res.setChanges(keys.length ? provproto.DiffResponse.DiffChanges.DIFF_SOME : provproto.DiffResponse.DiffChanges.DIFF_NONE);
-        res.setReplacesList(keys.filter((k) => diff.changes[k].replace));
+        res.setReplacesList(replaces);
+        const { handler } = this.lookup(req.getType(), req.getUrn());
+        res.setDeletebeforereplace(replaces.length > 0 && (handler.deleteBeforeReplace?.(olds, news) ?? false));
         res.setDiffsList(keys);
         res.setHasdetaileddiff(true);
         const detailed = res.getDetaileddiffMap();
@@ -236,6 +241,7 @@ export class ProviderServer {
         signal: controller.signal,
         timeoutSeconds,
         status: (message) => this.log.status(urn, message),
+        warn: (message) => this.log.warn(urn, message),
       });
     } finally {
       this.inflight.delete(controller);

@@ -1,14 +1,40 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as imageport from "pulumi-imageport";
 
+// A golden image moved into a PVS store on the embedded engine, with local directories:
+// export it to VHDX, prepare it for PVS, publish it as a vDisk. `scripts/demo` makes the
+// directories and a small source disk; point `imageDir` at your own to move a real one.
 const config = new pulumi.Config();
+const imageDir = config.require("imageDir");
+const dir = (name: string) => ({ location: `file://${imageDir}/${name}/` });
 
-// The account imageport uses to write exported and published disks to the PVS store share.
-const storeAccess = new imageport.Credential("pvs-store", {
-  type: "UsernamePassword",
-  username: config.get("storeUser") ?? "imageport",
-  password: config.requireSecret("storePassword"),
+const exported = new imageport.ExportJob("golden-export", {
+  inputStorageLocation: dir("source"),
+  inputImageFilename: config.get("sourceDisk") ?? "golden.qcow2",
+  outputStorageLocation: dir("exports"),
+  outputImageFilename: config.get("exportName") ?? "golden.vhdx",
+  timeouts: { create: "30m" },
 });
 
-export const storeCredentialId = storeAccess.credentialId;
-export const storeCredentialState = storeAccess.state;
+const prepared = new imageport.PrepareJob("golden-pvs", {
+  provisioningType: "Pvs",
+  inputStorageLocation: exported.outputStorageLocation,
+  inputImageFilename: exported.outputImageFilename,
+  outputStorageLocation: dir("prepared"),
+  outputImageFilename: "golden-pvs.vhdx",
+});
+
+const vdisk = new imageport.PublishJob("golden-vdisk", {
+  inputStorageLocation: prepared.outputStorageLocation,
+  inputImageFilename: prepared.outputImageFilename,
+  outputStorageLocation: dir("store"),
+  outputImageFilename: config.get("vdiskName") ?? "golden-v1.vhdx",
+  vdiskDescription: "Golden image, published by imageport",
+});
+
+export const exportUri = exported.outputUri;
+export const exportSha256 = exported.sha256;
+export const preparedUri = prepared.outputUri;
+export const vdiskUri = vdisk.vdiskUri;
+export const vdiskPropertiesUri = vdisk.propertiesUri;
+export const vdiskSha256 = vdisk.sha256;

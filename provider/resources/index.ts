@@ -1,7 +1,13 @@
 import { ResourceHandler } from "../handler";
 import { credentialHandler } from "./credential";
+import { exportJobHandler } from "./export-job";
+import { prepareJobHandler } from "./prepare-job";
+import { publishJobHandler } from "./publish-job";
 
 /** One handler per resource type token of schema.json. */
 export const handlers: Record<string, ResourceHandler> = {
   "imageport:index:Credential": credentialHandler,
+  "imageport:index:ExportJob": exportJobHandler,
+  "imageport:index:PrepareJob": prepareJobHandler,
+  "imageport:index:PublishJob": publishJobHandler,
 };

@@ -1,4 +1,4 @@
-import { execFile } from "child_process";
+import { ChildProcess, execFile, spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -54,7 +54,7 @@ export class PulumiProject {
           cwd: this.dir,
           timeout: timeoutMs,
           maxBuffer: 64 << 20,
-          env: { ...process.env, PULUMI_HOME: this.home, PULUMI_BACKEND_URL: `file://${this.backend}` },
+          env: this.env(),
         },
         (err, stdout, stderr) => {
           const code = err ? (typeof err.code === "number" ? err.code : 1) : 0;
@@ -62,6 +62,23 @@ export class PulumiProject {
         },
       );
     });
+  }
+
+  /** Starts `pulumi ARGS` in the background (to interrupt it); its output collects in `output()`. */
+  start(args: string[]): { child: ChildProcess; output(): string } {
+    let output = "";
+    const child = spawn(path.join(REPO_ROOT, "scripts/pulumi-env"), ["pulumi", "--non-interactive", "--color=never", ...args], {
+      cwd: this.dir,
+      stdio: ["ignore", "pipe", "pipe"],
+      env: this.env(),
+    });
+    child.stdout!.on("data", (c: Buffer) => (output += c.toString()));
+    child.stderr!.on("data", (c: Buffer) => (output += c.toString()));
+    return { child, output: () => output };
+  }
+
+  private env(): NodeJS.ProcessEnv {
+    return { ...process.env, PULUMI_HOME: this.home, PULUMI_BACKEND_URL: `file://${this.backend}` };
   }
 
   /** Runs and fails the test with the CLI's output if the command failed. */

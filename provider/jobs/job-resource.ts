@@ -1,0 +1,208 @@
+import { ApiError, Job, JobType, waitForJob } from "../../client";
+import { CheckFailure, OperationContext, ResourceHandler } from "../handler";
+import { JobDeadlineError, JobFailedError, JobWaitInterruptedError } from "../errors";
+import { compact, PropertyMap } from "../properties";
+import { checkTimeouts, formatDuration, timeoutMs } from "../timeouts";
+import { checkFileName, checkStorageLocation, noSecretParameters } from "./checks";
+import { progressLine } from "./progress";
+import { clientToken, inputsFromParameters, requestBody } from "./request";
+
+const DEFAULT_CREATE_MS = 2 * 3_600_000;
+const DEFAULT_DELETE_MS = 10 * 60_000;
+/** How long to wait for a cancelled job to stop before reporting the deadline. */
+const CANCEL_WAIT_MS = 60_000;
+/** The engine's longest job timeout. */
+const MAX_ENGINE_TIMEOUT_S = 604_800;
+
+/** What makes one job-backed resource type (ExportJob, PrepareJob, PublishJob) different from another. */
+export interface JobResourceSpec {
+  /** "export": how messages name the job. */
+  noun: string;
+  /** The engine job these inputs ask for. */
+  jobType(inputs: PropertyMap): JobType;
+  /** Job types a resource of this kind may have been created by (for refresh and import). */
+  jobTypes: readonly JobType[];
+  /** Inputs that go into the job request, as the API names them. */
+  requestKeys: readonly string[];
+  /** Checks beyond schema.json's types and enums. */
+  check?(inputs: PropertyMap): CheckFailure[];
+  /** Outputs read from a complete job's artifacts. */
+  outputs(artifacts: PropertyMap): PropertyMap;
+}
+
+/** The file a job writes: two resources writing the same one cannot exist side by side. */
+function outputPath(inputs: PropertyMap): string {
+  const location = (inputs.outputStorageLocation as PropertyMap | undefined)?.location;
+  return `${location}|${inputs.outputImageFilename}`;
+}
+
+/**
+ * The lifecycle shared by every job-backed resource: the resource id is the engine job id;
+ * create submits the job with an idempotency token and waits for it; read finds the job and
+ * checks its outputs still exist; delete removes the outputs (the `retainOnDelete` resource
+ * option skips it).
+ */
+export function jobResource(spec: JobResourceSpec): ResourceHandler {
+  const { noun } = spec;
+
+  /** Outputs of a finished (or still running) job: the inputs, the job's state and its artifacts. */
+  function outputsOf(inputs: PropertyMap, job: Job, sizeBytes?: number): PropertyMap {
+    const artifacts = job.status === "complete" ? spec.outputs(job.additionalInfo.artifacts) : {};
+    return compact({
+      ...inputs,
+      ...artifacts,
+      ...(sizeBytes !== undefined ? { sizeBytes } : {}),
+      jobId: job.id,
+      status: job.status,
+      warnings: job.warnings.length ? job.warnings.map((w) => `${w.code}: ${w.message}`) : undefined,
+    });
+  }
+
+  /** Waits for the job to complete within `maxWaitMs`; see the error classes for the other endings. */
+  async function waitForCompletion(job: Job, inputs: PropertyMap, ctx: OperationContext, maxWaitMs: number): Promise<PropertyMap> {
+    ctx.status(progressLine(noun, job));
+    let result;
+    try {
+      result = await waitForJob(ctx.client.jobs, job.id, {
+        maxWaitMs,
+        signal: ctx.signal,
+        onProgress: (j) => ctx.status(progressLine(noun, j)),
+        onTransientError: (e) => ctx.status(`${noun}: the engine did not answer (${e.message}); still waiting for job ${job.id.slice(0, 8)}`),
+      });
+    } catch (e) {
+      throw new JobWaitInterruptedError(job.id, outputsOf(inputs, job), noun, (e as Error).message, job);
+    }
+    const last = result.last ?? job;
+    switch (result.state) {
+      case "SUCCESS":
+        for (const w of last.warnings) ctx.warn(`${noun} job ${job.id}: ${w.code}: ${w.message}`);
+        return outputsOf(inputs, last);
+      case "FAILURE":
+        throw new JobFailedError(job.id, last.error?.code ?? "JOB_NOT_FOUND", last.error?.message ?? result.reason, noun, last);
+      case "TIMEOUT":
+        return cancelAfterDeadline(last, inputs, ctx, maxWaitMs);
+      case "ABORTED":
+        throw new JobWaitInterruptedError(job.id, outputsOf(inputs, last), noun, result.reason, last);
+    }
+  }
+
+  /** The deadline passed: cancel the job so it leaves nothing behind, then report it. */
+  async function cancelAfterDeadline(last: Job, inputs: PropertyMap, ctx: OperationContext, maxWaitMs: number): Promise<never> {
+    const deadline = formatDuration(maxWaitMs);
+    ctx.status(`${noun}: ${deadline} passed; cancelling job ${last.id.slice(0, 8)}`);
+    try {
+      await ctx.client.jobs.cancel(last.id);
+      const stopped = await waitForJob(ctx.client.jobs, last.id, { maxWaitMs: CANCEL_WAIT_MS });
+      if (stopped.last?.status === "complete") return Promise.reject(new JobWaitInterruptedError(last.id, outputsOf(inputs, stopped.last), noun, `it completed while being cancelled after ${deadline}`, stopped.last));
+      if (stopped.state === "TIMEOUT") throw new Error(`the job did not stop within ${CANCEL_WAIT_MS / 1000} s of being cancelled`);
+      throw new JobDeadlineError(last.id, noun, deadline, stopped.last ?? last);
+    } catch (e) {
+      if (e instanceof JobDeadlineError || e instanceof JobWaitInterruptedError) throw e;
+      if (e instanceof ApiError && e.code === "JOB_NOT_CANCELLABLE") {
+        const now = await ctx.client.jobs.get(last.id);
+        if (now?.status === "complete") return Promise.reject(new JobWaitInterruptedError(last.id, outputsOf(inputs, now), noun, `it completed just after the ${deadline} deadline`, now));
+        throw new JobDeadlineError(last.id, noun, deadline, now ?? last);
+      }
+      throw new JobWaitInterruptedError(last.id, outputsOf(inputs, last), noun, `${deadline} passed and cancelling failed: ${(e as Error).message}`, last);
+    }
+  }
+
+  /** Name, existence and size of each output file, as the connector that reaches the storage sees them. */
+  async function inspect(jobId: string, ctx: OperationContext): Promise<{ name: string; exists: boolean; sizeBytes?: number }[]> {
+    const job = await ctx.client.jobs.start("inspect", { jobId });
+    const result = await waitForJob(ctx.client.jobs, job.id, { maxWaitMs: timeoutMs("delete", {}, ctx.timeoutSeconds, DEFAULT_DELETE_MS), signal: ctx.signal });
+    if (result.state !== "SUCCESS") throw new Error(`could not check the outputs of ${noun} job ${jobId}: inspect job ${job.id} ${result.reason}`);
+    return (result.last!.additionalInfo.artifacts.files as { name: string; exists: boolean; sizeBytes?: number }[]) ?? [];
+  }
+
+  return {
+    check(news, _olds, ctx) {
+      const failures = [
+        ...checkTimeouts(news),
+        ...checkStorageLocation(news, "inputStorageLocation"),
+        ...checkStorageLocation(news, "outputStorageLocation"),
+        ...checkFileName(news, "inputImageFilename"),
+        ...checkFileName(news, "outputImageFilename"),
+        ...noSecretParameters(ctx, Object.keys(news)),
+        ...(spec.check?.(news) ?? []),
+      ];
+      return { inputs: news, failures };
+    },
+
+    deleteBeforeReplace(olds, news) {
+      // A replacement writing the same file must remove the old one first, or the new job
+      // would find it in its way and the old resource's delete would remove the new file.
+      return outputPath(olds) === outputPath(news);
+    },
+
+    async create(inputs, ctx) {
+      const maxWaitMs = timeoutMs("create", inputs, ctx.timeoutSeconds, DEFAULT_CREATE_MS);
+      const type = spec.jobType(inputs);
+      const body = { ...requestBody(inputs, spec.requestKeys), timeout: Math.min(MAX_ENGINE_TIMEOUT_S, Math.ceil(maxWaitMs / 1000)) };
+      const token = clientToken(ctx.urn, type, body);
+      let job = await ctx.client.jobs.start(type, { ...body, clientToken: token }, { signal: ctx.signal });
+      if (job.status === "complete") {
+        // The same request finished before (an interrupted `up`): adopt it if its outputs are
+        // still there; otherwise the engine has released the token and a new job runs.
+        const files = await inspect(job.id, ctx);
+        if (files.every((f) => f.exists)) return { id: job.id, outputs: outputsOf(inputs, job, files[0]?.sizeBytes) };
+        const previous = job.id;
+        job = await ctx.client.jobs.start(type, { ...body, clientToken: token }, { signal: ctx.signal });
+        if (job.id === previous) throw new Error(`the engine kept returning ${noun} job ${previous}, whose outputs are gone; delete it with \`imageport jobs\` and retry`);
+      } else if (job.status !== "notStarted" || job.attempt > 1) {
+        ctx.status(`${noun}: found job ${job.id.slice(0, 8)} from an interrupted update; waiting for it`);
+      }
+      return { id: job.id, outputs: await waitForCompletion(job, inputs, ctx, maxWaitMs) };
+    },
+
+    async read(id, state, inputs, ctx) {
+      const job = await ctx.client.jobs.get(id);
+      if (!job || job.status === "failed" || job.status === "cancelled") return undefined;
+      if (!spec.jobTypes.includes(job.type)) {
+        throw new Error(`job ${id} is a ${job.type} job, not ${spec.jobTypes.map((t) => `a ${t}`).join(" or ")} job; import the resource type that made it`);
+      }
+      const known = Object.keys(inputs).length ? inputs : state;
+      const readInputs = compact({ ...inputsFromParameters(job.parameters, spec.requestKeys), timeouts: known.timeouts });
+      if (job.status !== "complete") return { id, inputs: readInputs, outputs: outputsOf(readInputs, job) };
+      const files = await inspect(id, ctx);
+      if (!files.every((f) => f.exists)) return undefined; // removed out of band: the resource is gone
+      return { id, inputs: readInputs, outputs: outputsOf(readInputs, job, files[0]?.sizeBytes) };
+    },
+
+    async update(id, state, news, ctx) {
+      if (state.status === "complete") {
+        // Only inputs that change no job (timeouts, overwriteOutput) update in place.
+        const computed = Object.fromEntries(Object.entries(state).filter(([k]) => !(k in news) && !spec.requestKeys.includes(k) && k !== "timeouts"));
+        return compact({ ...computed, ...news });
+      }
+      // An earlier `up` stopped waiting (Ctrl-C, deadline, lost engine): wait for the same job now.
+      const job = await ctx.client.jobs.get(id);
+      if (!job) throw new Error(`${noun} job ${id} no longer exists in the engine; run \`pulumi refresh\` to drop it, then \`pulumi up\``);
+      if (job.status === "failed" || job.status === "cancelled") {
+        throw new JobFailedError(id, job.error?.code ?? job.status.toUpperCase(), job.error?.message ?? `the job was ${job.status}`, noun, job);
+      }
+      return waitForCompletion(job, news, ctx, timeoutMs("create", news, ctx.timeoutSeconds, DEFAULT_CREATE_MS));
+    },
+
+    async delete(id, state, ctx) {
+      const maxWaitMs = timeoutMs("delete", state, ctx.timeoutSeconds, DEFAULT_DELETE_MS);
+      const job = await ctx.client.jobs.get(id);
+      if (!job || job.status === "failed" || job.status === "cancelled") return;
+      if (job.status !== "complete") {
+        // Its output never appeared: stopping the job is all there is to undo.
+        ctx.status(`${noun}: cancelling unfinished job ${id.slice(0, 8)}`);
+        await ctx.client.jobs.cancel(id).catch((e) => {
+          if (!(e instanceof ApiError && e.code === "JOB_NOT_CANCELLABLE")) throw e;
+        });
+        const stopped = await waitForJob(ctx.client.jobs, id, { maxWaitMs, signal: ctx.signal });
+        if (stopped.last?.status !== "complete") return;
+      }
+      ctx.status(`${noun}: removing the outputs of job ${id.slice(0, 8)}`);
+      const removal = await ctx.client.jobs.start("delete", { jobId: id, clientToken: `delete-${id}` }, { signal: ctx.signal });
+      const result = await waitForJob(ctx.client.jobs, removal.id, { maxWaitMs, signal: ctx.signal, onProgress: (j) => ctx.status(progressLine(`removing ${noun} output`, j)) });
+      if (result.state === "SUCCESS") return;
+      const code = result.last?.error?.code ?? result.state;
+      throw new Error(`could not remove the outputs of ${noun} job ${id}: delete job ${removal.id} ended with ${code}: ${result.reason}. The files are still there; fix the cause and run \`pulumi destroy\` again.`);
+    },
+  };
+}

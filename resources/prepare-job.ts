@@ -1,0 +1,43 @@
+import * as pulumi from "@pulumi/pulumi";
+import { TRANSFER_INPUTS, TRANSFER_OUTPUTS, TransferJobResource } from "./job-outputs";
+import { DiskFormat, DiskType, ProvisioningType, TransferJobArgs } from "./types";
+import { resourceInputs } from "./inputs";
+
+export interface PrepareJobArgs extends TransferJobArgs {
+  /** What the disk is prepared for. */
+  provisioningType: pulumi.Input<ProvisioningType>;
+  /** The output format (default `vhdx`). */
+  outputImageFormat?: pulumi.Input<DiskFormat>;
+  /** For vhd and vhdx: `dynamic` (default) or `fixed`. */
+  outputDiskType?: pulumi.Input<DiskType>;
+  /** Grow the disk to this virtual size in MiB (never shrinks it). */
+  outputSizeMb?: pulumi.Input<number>;
+}
+
+const INPUTS = [...TRANSFER_INPUTS, "provisioningType", "outputImageFormat", "outputDiskType", "outputSizeMb"] as const;
+const OUTPUTS = [...TRANSFER_OUTPUTS, "outputUri", "format"] as const;
+
+/** A disk prepared for MCS or PVS provisioning (IPS `$prepare`), verified against its source. */
+export class PrepareJob extends TransferJobResource {
+  static readonly __pulumiType = "imageport:index:PrepareJob";
+
+  static get(name: string, id: pulumi.Input<pulumi.ID>, opts?: pulumi.CustomResourceOptions): PrepareJob {
+    return new PrepareJob(name, undefined as unknown as PrepareJobArgs, { ...opts, id });
+  }
+
+  static override isInstance(obj: unknown): obj is PrepareJob {
+    return (obj as { __pulumiType?: string } | undefined)?.__pulumiType === PrepareJob.__pulumiType;
+  }
+
+  declare readonly provisioningType: pulumi.Output<ProvisioningType>;
+  declare readonly outputImageFormat: pulumi.Output<DiskFormat | undefined>;
+  declare readonly outputDiskType: pulumi.Output<DiskType | undefined>;
+  declare readonly outputSizeMb: pulumi.Output<number | undefined>;
+  /** Where the prepared disk is. */
+  declare readonly outputUri: pulumi.Output<string>;
+  declare readonly format: pulumi.Output<string>;
+
+  constructor(name: string, args: PrepareJobArgs, opts: pulumi.CustomResourceOptions = {}) {
+    super(PrepareJob.__pulumiType, name, resourceInputs(args, opts, INPUTS, OUTPUTS), opts);
+  }
+}
