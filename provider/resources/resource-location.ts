@@ -116,7 +116,7 @@ async function inUse(id: string, cause: ApiError, client: ImageportClient): Prom
     : " Wait for its unfinished jobs to end, or cancel them (`imageport jobs cancel <id>`).";
   return new ImageportError(
     "RESOURCE_LOCATION_IN_USE",
-    `Cannot delete resource location '${id}': the engine refused (${cause.message}).${held} Then run the command again.`,
+    `Cannot delete resource location '${id}'. ${cause.message}${held} Then run the command again.`,
     { cause },
   );
 }
