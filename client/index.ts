@@ -3,6 +3,8 @@ export * from "./endpoint";
 export * from "./auth";
 export * from "./http";
 export * from "./credentials";
+export * from "./locations";
+export * from "./connector-registrations";
 export * from "./jobs";
 export * from "./waiter";
 export * from "./settings";

@@ -40,3 +40,10 @@ export function autoName(inputs: PropertyMap, olds: PropertyMap, key: string, ct
   const seed = ctx.randomSeed.length ? ctx.randomSeed : crypto.randomBytes(8);
   return `${ctx.name}-${crypto.createHash("sha256").update(seed).digest("hex").slice(0, 7)}`;
 }
+
+/** A whole number within [min, max], when given and known. */
+export function integerInRange(inputs: PropertyMap, key: string, min: number, max: number): CheckFailure[] {
+  const v = inputs[key];
+  if (v === undefined || isUnknown(v) || (typeof v === "number" && Number.isInteger(v) && v >= min && v <= max)) return [];
+  return [{ property: key, reason: `${key} must be a whole number from ${min} to ${max}; got ${JSON.stringify(v)}` }];
+}

@@ -95,7 +95,10 @@ export class ProviderServer {
           randomSeed: Buffer.from(req.getRandomseed_asU8()),
           secretKeys: news.secretKeys,
         });
-        const result = { inputs: checked.inputs, failures: [...validateInputs(spec.token, checked.inputs), ...checked.failures] };
+        // The handler's own word on a property wins over the generic schema check of it.
+        const reported = new Set(checked.failures.map((f) => f.property));
+        const generic = validateInputs(spec.token, checked.inputs).filter((f) => !reported.has(f.property));
+        const result = { inputs: checked.inputs, failures: [...checked.failures, ...generic] };
         const res = new provproto.CheckResponse();
         res.setInputs(toStruct(conceal(result.inputs, [...spec.secrets, ...news.secretKeys])));
         res.setFailuresList(

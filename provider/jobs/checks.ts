@@ -46,10 +46,3 @@ export function noSecretParameters(ctx: CheckContext, keys: Iterable<string>): C
       reason: `${k} must be a plain value, not a secret: job parameters are shown by the API and kept in Pulumi state in plain text. Keep secrets in a Credential and reference its credentialId`,
     }));
 }
-
-/** A whole number within bounds. */
-export function checkRange(inputs: PropertyMap, key: string, min: number, max: number): CheckFailure[] {
-  const v = inputs[key];
-  if (typeof v !== "number" || (v >= min && v <= max)) return [];
-  return [{ property: key, reason: `${key} must be between ${min} and ${max}; got ${v}` }];
-}

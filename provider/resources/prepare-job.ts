@@ -1,4 +1,4 @@
-import { checkRange } from "../jobs/checks";
+import { integerInRange } from "../checks";
 import { jobResource } from "../jobs/job-resource";
 import { TRANSFER_KEYS, transferOutputs } from "./transfer-outputs";
 
@@ -8,6 +8,6 @@ export const prepareJobHandler = jobResource({
   jobType: () => "prepare",
   jobTypes: ["prepare"],
   requestKeys: [...TRANSFER_KEYS, "provisioningType", "outputImageFormat", "outputDiskType", "outputSizeMb"],
-  check: (inputs) => checkRange(inputs, "outputSizeMb", 1, 67_108_864),
+  check: (inputs) => integerInRange(inputs, "outputSizeMb", 1, 67_108_864),
   outputs: (a) => ({ ...transferOutputs(a), outputUri: a.outputUri, format: a.format }),
 });
