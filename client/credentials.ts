@@ -59,6 +59,19 @@ export class CredentialsApi {
   }
 
   /** Deletes the credential; true if it existed. */
+  /**
+   * Whether these secret fields equal the ones the wallet holds; the secrets are never returned.
+   * Undefined when the API has no such check (Citrix Cloud) or the credential does not exist.
+   */
+  async verify(id: string, secrets: Record<string, string>): Promise<boolean | undefined> {
+    try {
+      return (await this.http.post(`/ips/credentials/${encodeURIComponent(id)}/$verify`, secrets)).data.matches === true;
+    } catch (e) {
+      if (e instanceof ApiError && (e.status === 404 || e.status === 405)) return undefined;
+      throw e;
+    }
+  }
+
   async delete(id: string): Promise<boolean> {
     try {
       await this.http.delete(`/ips/credentials/${encodeURIComponent(id)}`);

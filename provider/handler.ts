@@ -50,6 +50,11 @@ export interface ResourceHandler {
   read(id: string, state: PropertyMap, inputs: PropertyMap, ctx: OperationContext): Promise<ReadResult | undefined>;
   update(id: string, state: PropertyMap, news: PropertyMap, ctx: OperationContext): Promise<PropertyMap>;
   delete(id: string, state: PropertyMap, ctx: OperationContext): Promise<void>;
+  /**
+   * Of these secret inputs, which the API confirms equal the stored values (for resources whose
+   * secrets Pulumi never saw, like imported ones); the others count as changed.
+   */
+  confirmUnchanged?(id: string, news: PropertyMap, keys: string[], ctx: OperationContext): Promise<string[]>;
   /** When a replacement must delete the old resource before creating the new one (default: never). */
   deleteBeforeReplace?(olds: PropertyMap, news: PropertyMap): boolean;
 }

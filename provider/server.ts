@@ -12,7 +12,7 @@ import { diffInputs } from "./diff";
 import { validateInputs } from "./validate";
 import { EngineLog } from "./engine-log";
 import { OperationContext, ResourceHandler } from "./handler";
-import { compact, conceal, PropertyMap, reveal } from "./properties";
+import { compact, conceal, containsUnknown, PropertyMap, reveal } from "./properties";
 import { PACKAGE_VERSION, resourceSpec, ResourceSpec, schemaText } from "./schema";
 
 type Call<Req> = grpc.ServerUnaryCall<Req, unknown>;
@@ -119,12 +119,19 @@ export class ProviderServer {
         const ignored = new Set(req.getIgnorechangesList());
         const diff = diffInputs(spec, olds, news);
         for (const k of ignored) delete diff.changes[k];
+        const { handler } = this.lookup(req.getType(), req.getUrn());
+        // A write-only secret Pulumi never saw (an imported resource) is a change only if the
+        // API says it differs from the stored one.
+        const unseen = Object.keys(diff.changes).filter((k) => spec.secrets.has(k) && olds[k] === undefined && !containsUnknown(news[k]));
+        if (unseen.length > 0 && handler.confirmUnchanged && this.client) {
+          const same = await this.operate(req.getUrn(), 0, (ctx) => handler.confirmUnchanged!(req.getId(), news, unseen, ctx));
+          for (const k of same) delete diff.changes[k];
+        }
         const res = new provproto.DiffResponse();
         const keys = Object.keys(diff.changes);
         const replaces = keys.filter((k) => diff.changes[k].replace);
         res.setChanges(keys.length ? provproto.DiffResponse.DiffChanges.DIFF_SOME : provproto.DiffResponse.DiffChanges.DIFF_NONE);
         res.setReplacesList(replaces);
-        const { handler } = this.lookup(req.getType(), req.getUrn());
         res.setDeletebeforereplace(replaces.length > 0 && (handler.deleteBeforeReplace?.(olds, news) ?? false));
         res.setDiffsList(keys);
         res.setHasdetaileddiff(true);

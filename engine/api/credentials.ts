@@ -1,7 +1,8 @@
+import { createHash, timingSafeEqual } from "crypto";
 import { FastifyInstance } from "fastify";
 import { customer } from "../auth/authenticate";
 import { credentialTypeChange, ValidationFailedError } from "../errors";
-import { CredentialType, splitFields } from "../credentials/types";
+import { CredentialType, splitFields, typeSpec } from "../credentials/types";
 import { toView } from "../credentials/view";
 import { CredentialStore } from "../store/credential-store";
 import {
@@ -62,10 +63,44 @@ export function registerCredentialRoutes(app: FastifyInstance, deps: { credentia
     },
   );
 
+  // Whether given secrets are the stored ones, without ever returning them: lets a client that
+  // adopted a credential (pulumi import) tell an unchanged secret from a changed one.
+  app.post<ById & { Body: Record<string, string> }>(
+    "/ips/credentials/:id/$verify",
+    {
+      schema: {
+        summary: "Check whether secret fields equal the stored ones (the secrets are never returned)",
+        params: credentialIdParams,
+        body: { type: "object", minProperties: 1, maxProperties: 8, additionalProperties: { type: "string", maxLength: 65536 } },
+      },
+    },
+    async (request) => {
+      const { id } = request.params;
+      const existing = await store.get(customer(request), id);
+      const secretNames = Object.entries(typeSpec(existing.type as CredentialType).fields).filter(([, f]) => f.secret).map(([name]) => name);
+      const unknown = Object.keys(request.body).filter((k) => !secretNames.includes(k));
+      if (unknown.length > 0) {
+        throw new ValidationFailedError(
+          unknown.map((field) => ({ field, message: `is not a secret field of a ${existing.type} credential; it has ${secretNames.join(", ")}` })),
+        );
+      }
+      const stored = await store.getSecret(customer(request), id);
+      const matches = Object.entries(request.body).every(([k, v]) => sameSecret(stored[k], v));
+      return { matches };
+    },
+  );
+
   app.delete<ById>("/ips/credentials/:id", { schema: { params: credentialIdParams } }, async (request, reply) => {
     await store.delete(customer(request), request.params.id);
     reply.code(204).send();
   });
+}
+
+/** Compares digests in constant time, so the answer's timing says nothing of the secret. */
+function sameSecret(stored: string | undefined, given: string): boolean {
+  if (stored === undefined) return false;
+  const digest = (v: string) => createHash("sha256").update(v, "utf8").digest();
+  return timingSafeEqual(digest(stored), digest(given));
 }
 
 function toInput(body: CredentialBody) {

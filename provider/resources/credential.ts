@@ -79,6 +79,12 @@ export const credentialHandler: ResourceHandler = {
     return outputs(news, view);
   },
 
+  async confirmUnchanged(id, news, keys, ctx) {
+    const secrets = Object.fromEntries(keys.filter((k) => typeof news[k] === "string").map((k) => [k, news[k] as string]));
+    if (Object.keys(secrets).length === 0) return [];
+    return (await ctx.client.credentials.verify(id, secrets)) ? Object.keys(secrets) : [];
+  },
+
   async delete(id, _state, ctx) {
     ctx.status(`deleting credential ${id}`);
     await ctx.client.credentials.delete(id);

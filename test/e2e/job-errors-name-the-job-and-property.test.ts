@@ -83,4 +83,18 @@ describe("ExportJob errors name the property, the job and the engine's code", fu
     assert.ok(!(await project.resources()).some((r) => r.type === "imageport:index:ExportJob"), "a failed job is not a resource");
     assert.equal(fs.readFileSync(path.join(images.dir, "exports/taken.vhdx"), "utf8"), "someone else's file");
   });
+
+  it("a deadline that passes cancels the job and creates nothing", async () => {
+    // A location no connector serves: the job waits in the queue until the deadline.
+    await engine.client().locations.create("parked", { name: "no connector here" });
+    const project = await stack({ resourceLocationId: "parked", createTimeout: "3s", outputImageFilename: "late.vhdx" });
+    const up = await project.run(["up", "--yes"]);
+    assert.notEqual(up.code, 0);
+    const [job] = (await engine.client().jobs.list({ type: "export" })).items.filter((j) => j.resourceLocationId === "parked");
+    assert.equal(job.status, "cancelled", "the engine's job was cancelled");
+    assert.match(up.output, new RegExp(`export job ${job.id} did not finish within 3s`));
+    assert.match(up.output, /timeouts\.create/);
+    assert.ok(!(await project.resources()).some((r) => r.type === "imageport:index:ExportJob"));
+    assert.ok(!fs.existsSync(path.join(images.dir, "exports/late.vhdx")));
+  });
 });

@@ -20,7 +20,7 @@ describe("an up killed mid-job is finished by the next up without a second job",
     images = await tempDir("reattach-");
     for (const sub of ["source", "exports"]) fs.mkdirSync(path.join(images.dir, sub));
     // Big enough that the export is still running when the CLI is killed.
-    await makeSparseDisk({ path: path.join(images.dir, "source/golden.qcow2"), format: "qcow2", virtualSize: 2 << 30, dataBytes: 512 << 20, seed: "reattach", chunk: 1 << 20 });
+    await makeSparseDisk({ path: path.join(images.dir, "source/golden.qcow2"), format: "qcow2", virtualSize: 2 * 1024 ** 3, dataBytes: 512 << 20, seed: "reattach", chunk: 1 << 20 });
     engine = await EngineProcess.start();
     project = new PulumiProject(PROGRAM);
     await project.init({
@@ -32,7 +32,7 @@ describe("an up killed mid-job is finished by the next up without a second job",
     });
   });
   after(async () => {
-    for (const pid of processesMatching(project.dir)) process.kill(pid, "SIGKILL");
+    if (project) for (const pid of processesMatching(project.dir)) process.kill(pid, "SIGKILL");
     project?.dispose();
     await engine?.stop();
     await images?.remove();
@@ -53,6 +53,8 @@ describe("an up killed mid-job is finished by the next up without a second job",
     await eventually("the orphaned provider to exit", 10_000, () => !processesMatching("provider/main.js").includes(providers[0]) || undefined);
     assert.notEqual((await engine.client().jobs.get(running.id))?.status, "cancelled");
 
+    // The killed CLI left its stack lock behind; a user clears it the same way.
+    await project.ok(["cancel", "--yes"]);
     const second = await project.ok(["up", "--yes"]);
     assert.match(second.output, /pending operations/i, "Pulumi saw the interrupted create");
     const jobs = (await engine.client().jobs.list({ type: "export" })).items;
