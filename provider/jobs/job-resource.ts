@@ -9,6 +9,8 @@ import { clientToken, inputsFromParameters, requestBody } from "./request";
 
 const DEFAULT_CREATE_MS = 2 * 3_600_000;
 const DEFAULT_DELETE_MS = 10 * 60_000;
+/** How long checking that outputs exist may take. */
+const INSPECT_WAIT_MS = 5 * 60_000;
 /** How long to wait for a cancelled job to stop before reporting the deadline. */
 const CANCEL_WAIT_MS = 60_000;
 /** The engine's longest job timeout. */
@@ -86,31 +88,33 @@ export function jobResource(spec: JobResourceSpec): ResourceHandler {
     }
   }
 
-  /** The deadline passed: cancel the job so it leaves nothing behind, then report it. */
+  /**
+   * The deadline passed: cancel the job so it leaves nothing behind, then report it. A job that
+   * completed meanwhile, or one that cannot be cancelled, is recorded (its id in the error) for
+   * the next `up` to settle.
+   */
   async function cancelAfterDeadline(last: Job, inputs: PropertyMap, ctx: OperationContext, maxWaitMs: number): Promise<never> {
     const deadline = formatDuration(maxWaitMs);
+    const interrupted = (job: Job, why: string) => new JobWaitInterruptedError(last.id, outputsOf(inputs, job), noun, why, job);
     ctx.status(`${noun}: ${deadline} passed; cancelling job ${last.id.slice(0, 8)}`);
+    let stopped: Job | undefined;
     try {
       await ctx.client.jobs.cancel(last.id);
-      const stopped = await waitForJob(ctx.client.jobs, last.id, { maxWaitMs: CANCEL_WAIT_MS });
-      if (stopped.last?.status === "complete") return Promise.reject(new JobWaitInterruptedError(last.id, outputsOf(inputs, stopped.last), noun, `it completed while being cancelled after ${deadline}`, stopped.last));
-      if (stopped.state === "TIMEOUT") throw new Error(`the job did not stop within ${CANCEL_WAIT_MS / 1000} s of being cancelled`);
-      throw new JobDeadlineError(last.id, noun, deadline, stopped.last ?? last);
+      const result = await waitForJob(ctx.client.jobs, last.id, { maxWaitMs: CANCEL_WAIT_MS });
+      if (result.state === "TIMEOUT") throw new Error(`the job did not stop within ${CANCEL_WAIT_MS / 1000} s of being cancelled`);
+      stopped = result.last;
     } catch (e) {
-      if (e instanceof JobDeadlineError || e instanceof JobWaitInterruptedError) throw e;
-      if (e instanceof ApiError && e.code === "JOB_NOT_CANCELLABLE") {
-        const now = await ctx.client.jobs.get(last.id);
-        if (now?.status === "complete") return Promise.reject(new JobWaitInterruptedError(last.id, outputsOf(inputs, now), noun, `it completed just after the ${deadline} deadline`, now));
-        throw new JobDeadlineError(last.id, noun, deadline, now ?? last);
-      }
-      throw new JobWaitInterruptedError(last.id, outputsOf(inputs, last), noun, `${deadline} passed and cancelling failed: ${(e as Error).message}`, last);
+      if (!(e instanceof ApiError && e.code === "JOB_NOT_CANCELLABLE")) throw interrupted(last, `${deadline} passed and cancelling failed: ${(e as Error).message}`);
+      stopped = await ctx.client.jobs.get(last.id); // it ended on its own just now
     }
+    if (stopped?.status === "complete") throw interrupted(stopped, `it completed just as the ${deadline} deadline passed`);
+    throw new JobDeadlineError(last.id, noun, deadline, stopped ?? last);
   }
 
   /** Name, existence and size of each output file, as the connector that reaches the storage sees them. */
   async function inspect(jobId: string, ctx: OperationContext): Promise<{ name: string; exists: boolean; sizeBytes?: number }[]> {
     const job = await ctx.client.jobs.start("inspect", { jobId });
-    const result = await waitForJob(ctx.client.jobs, job.id, { maxWaitMs: timeoutMs("delete", {}, ctx.timeoutSeconds, DEFAULT_DELETE_MS), signal: ctx.signal });
+    const result = await waitForJob(ctx.client.jobs, job.id, { maxWaitMs: INSPECT_WAIT_MS, signal: ctx.signal });
     if (result.state !== "SUCCESS") throw new Error(`could not check the outputs of ${noun} job ${jobId}: inspect job ${job.id} ${result.reason}`);
     return (result.last!.additionalInfo.artifacts.files as { name: string; exists: boolean; sizeBytes?: number }[]) ?? [];
   }
