@@ -4,5 +4,6 @@ export * from "./credential";
 export * from "./resource-location";
 export * from "./connector-registration";
 export * from "./export-job";
+export * from "./upload-job";
 export * from "./prepare-job";
 export * from "./publish-job";

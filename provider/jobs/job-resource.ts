@@ -32,10 +32,17 @@ export interface JobResourceSpec {
   outputs(artifacts: PropertyMap): PropertyMap;
 }
 
-/** The file a job writes: two resources writing the same one cannot exist side by side. */
-function outputPath(inputs: PropertyMap): string {
+/** The file a job writes (none for cloud uploads): two resources writing the same one cannot exist side by side. */
+function outputPath(inputs: PropertyMap): string | undefined {
   const location = (inputs.outputStorageLocation as PropertyMap | undefined)?.location;
-  return `${location}|${inputs.outputImageFilename}`;
+  return location === undefined ? undefined : `${location}|${inputs.outputImageFilename}`;
+}
+
+/** What `$inspect {jobId}` found of a job's outputs: files on storage, resources in a cloud. */
+interface Inspection {
+  present: boolean;
+  /** The output file's size, for file outputs. */
+  sizeBytes?: number;
 }
 
 /**
@@ -111,12 +118,16 @@ export function jobResource(spec: JobResourceSpec): ResourceHandler {
     throw new JobDeadlineError(last.id, noun, deadline, stopped ?? last);
   }
 
-  /** Name, existence and size of each output file, as the connector that reaches the storage sees them. */
-  async function inspect(jobId: string, ctx: OperationContext): Promise<{ name: string; exists: boolean; sizeBytes?: number }[]> {
+  /** Whether every output still exists, as the connector that reaches the storage or cloud sees it. */
+  async function inspect(jobId: string, ctx: OperationContext): Promise<Inspection> {
     const job = await ctx.client.jobs.start("inspect", { jobId });
     const result = await waitForJob(ctx.client.jobs, job.id, { maxWaitMs: INSPECT_WAIT_MS, signal: ctx.signal });
     if (result.state !== "SUCCESS") throw new Error(`could not check the outputs of ${noun} job ${jobId}: inspect job ${job.id} ${result.reason}`);
-    return (result.last!.additionalInfo.artifacts.files as { name: string; exists: boolean; sizeBytes?: number }[]) ?? [];
+    const { files = [], cloudResources = [] } = result.last!.additionalInfo.artifacts as {
+      files?: { exists: boolean; sizeBytes?: number }[];
+      cloudResources?: { exists: boolean }[];
+    };
+    return { present: [...files, ...cloudResources].every((o) => o.exists), sizeBytes: files[0]?.sizeBytes };
   }
 
   return {
@@ -136,7 +147,8 @@ export function jobResource(spec: JobResourceSpec): ResourceHandler {
     deleteBeforeReplace(olds, news) {
       // A replacement writing the same file must remove the old one first, or the new job
       // would find it in its way and the old resource's delete would remove the new file.
-      return outputPath(olds) === outputPath(news);
+      const path = outputPath(olds);
+      return path !== undefined && path === outputPath(news);
     },
 
     async create(inputs, ctx) {
@@ -148,8 +160,8 @@ export function jobResource(spec: JobResourceSpec): ResourceHandler {
       if (job.status === "complete") {
         // The same request finished before (an interrupted `up`): adopt it if its outputs are
         // still there; otherwise the engine has released the token and a new job runs.
-        const files = await inspect(job.id, ctx);
-        if (files.every((f) => f.exists)) return { id: job.id, outputs: outputsOf(inputs, job, files[0]?.sizeBytes) };
+        const found = await inspect(job.id, ctx);
+        if (found.present) return { id: job.id, outputs: outputsOf(inputs, job, found.sizeBytes) };
         const previous = job.id;
         job = await ctx.client.jobs.start(type, { ...body, clientToken: token }, { signal: ctx.signal });
         if (job.id === previous) throw new Error(`the engine kept returning ${noun} job ${previous}, whose outputs are gone; delete it with \`imageport jobs\` and retry`);
@@ -168,9 +180,9 @@ export function jobResource(spec: JobResourceSpec): ResourceHandler {
       const known = Object.keys(inputs).length ? inputs : state;
       const readInputs = compact({ ...inputsFromParameters(job.parameters, spec.requestKeys), timeouts: known.timeouts });
       if (job.status !== "complete") return { id, inputs: readInputs, outputs: outputsOf(readInputs, job) };
-      const files = await inspect(id, ctx);
-      if (!files.every((f) => f.exists)) return undefined; // removed out of band: the resource is gone
-      return { id, inputs: readInputs, outputs: outputsOf(readInputs, job, files[0]?.sizeBytes) };
+      const found = await inspect(id, ctx);
+      if (!found.present) return undefined; // removed out of band: the resource is gone
+      return { id, inputs: readInputs, outputs: outputsOf(readInputs, job, found.sizeBytes) };
     },
 
     async update(id, state, news, ctx) {

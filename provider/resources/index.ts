@@ -5,6 +5,7 @@ import { connectorRegistrationHandler } from "./connector-registration";
 import { exportJobHandler } from "./export-job";
 import { prepareJobHandler } from "./prepare-job";
 import { publishJobHandler } from "./publish-job";
+import { uploadJobHandler } from "./upload-job";
 
 /** One handler per resource type token of schema.json. */
 export const handlers: Record<string, ResourceHandler> = {
@@ -12,6 +13,7 @@ export const handlers: Record<string, ResourceHandler> = {
   "imageport:index:ResourceLocation": resourceLocationHandler,
   "imageport:index:ConnectorRegistration": connectorRegistrationHandler,
   "imageport:index:ExportJob": exportJobHandler,
+  "imageport:index:UploadJob": uploadJobHandler,
   "imageport:index:PrepareJob": prepareJobHandler,
   "imageport:index:PublishJob": publishJobHandler,
 };

@@ -1,0 +1,97 @@
+import * as pulumi from "@pulumi/pulumi";
+import { resourceInputs } from "./inputs";
+import { DiskFormat, JobTimeouts, JobTimeoutsArgs, StorageLocation, StorageLocationArgs } from "./types";
+
+export type CloudPlatform = "aws" | "azure" | "gcp";
+
+export interface UploadJobArgs {
+  /** Where the disk goes: `aws` (implemented), `azure`, `gcp`. */
+  platform: pulumi.Input<CloudPlatform>;
+  /** Where the disk is. */
+  inputStorageLocation: pulumi.Input<StorageLocationArgs>;
+  /** The disk's file name (VHD or VHDX usually; any of the five formats works). */
+  inputImageFilename: pulumi.Input<string>;
+  /** The disk's format; default: from the file name's extension. */
+  inputImageFormat?: pulumi.Input<DiskFormat>;
+  /** The cloud credential (an `Aws` credential for `aws`). */
+  platformCredentialId: pulumi.Input<string>;
+  /** The cloud region, e.g. `us-east-1` (required for `aws`). */
+  region?: pulumi.Input<string>;
+  /** The snapshot's description and `Name` tag. */
+  targetSnapshotName?: pulumi.Input<string>;
+  /** Register an AMI from the snapshot (default true). */
+  createAmi?: pulumi.Input<boolean>;
+  /** The AMI's name. */
+  amiName?: pulumi.Input<string>;
+  /** The resource location whose connectors run the job (default `local`). */
+  resourceLocationId?: pulumi.Input<string>;
+  /** Labels for the job, the snapshot and the AMI. */
+  tags?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+  /** How long to wait for the job. */
+  timeouts?: pulumi.Input<JobTimeoutsArgs>;
+}
+
+const INPUTS = [
+  "platform",
+  "inputStorageLocation",
+  "inputImageFilename",
+  "inputImageFormat",
+  "platformCredentialId",
+  "region",
+  "targetSnapshotName",
+  "createAmi",
+  "amiName",
+  "resourceLocationId",
+  "tags",
+  "timeouts",
+] as const;
+const OUTPUTS = ["jobId", "status", "snapshotId", "amiId", "targetId", "volumeSizeGiB", "blocksWritten", "sizeBytes", "virtualSizeBytes", "sha256", "warnings"] as const;
+
+/**
+ * A disk uploaded to a cloud (IPS `$upload`): on AWS an EBS snapshot with only the blocks that
+ * hold data, then an AMI. Deleting it deregisters the AMI and deletes the snapshot.
+ */
+export class UploadJob extends pulumi.CustomResource {
+  static readonly __pulumiType = "imageport:index:UploadJob";
+
+  static get(name: string, id: pulumi.Input<pulumi.ID>, opts?: pulumi.CustomResourceOptions): UploadJob {
+    return new UploadJob(name, undefined as unknown as UploadJobArgs, { ...opts, id });
+  }
+
+  static override isInstance(obj: unknown): obj is UploadJob {
+    return (obj as { __pulumiType?: string } | undefined)?.__pulumiType === UploadJob.__pulumiType;
+  }
+
+  declare readonly platform: pulumi.Output<CloudPlatform>;
+  declare readonly inputStorageLocation: pulumi.Output<StorageLocation>;
+  declare readonly inputImageFilename: pulumi.Output<string>;
+  declare readonly inputImageFormat: pulumi.Output<DiskFormat | undefined>;
+  declare readonly platformCredentialId: pulumi.Output<string>;
+  declare readonly region: pulumi.Output<string | undefined>;
+  declare readonly targetSnapshotName: pulumi.Output<string | undefined>;
+  declare readonly createAmi: pulumi.Output<boolean | undefined>;
+  declare readonly amiName: pulumi.Output<string | undefined>;
+  declare readonly resourceLocationId: pulumi.Output<string | undefined>;
+  declare readonly tags: pulumi.Output<Record<string, string> | undefined>;
+  declare readonly timeouts: pulumi.Output<JobTimeouts | undefined>;
+  /** The engine job that uploaded the disk; also the resource id. */
+  declare readonly jobId: pulumi.Output<string>;
+  declare readonly status: pulumi.Output<string>;
+  /** The EBS snapshot holding the disk. */
+  declare readonly snapshotId: pulumi.Output<string>;
+  /** The AMI registered from the snapshot (unless createAmi is false). */
+  declare readonly amiId: pulumi.Output<string | undefined>;
+  /** The AMI id, else the snapshot id. */
+  declare readonly targetId: pulumi.Output<string>;
+  declare readonly volumeSizeGiB: pulumi.Output<number>;
+  /** 512 KiB blocks sent: only blocks holding data. */
+  declare readonly blocksWritten: pulumi.Output<number>;
+  declare readonly sizeBytes: pulumi.Output<number>;
+  declare readonly virtualSizeBytes: pulumi.Output<number>;
+  declare readonly sha256: pulumi.Output<string>;
+  declare readonly warnings: pulumi.Output<string[] | undefined>;
+
+  constructor(name: string, args: UploadJobArgs, opts: pulumi.CustomResourceOptions = {}) {
+    super(UploadJob.__pulumiType, name, resourceInputs(args, opts, INPUTS, OUTPUTS), opts);
+  }
+}
