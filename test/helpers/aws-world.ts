@@ -22,15 +22,24 @@ export interface AwsWorld {
 export async function startAwsWorld(): Promise<AwsWorld> {
   const moto = await startMoto();
   process.env.IMAGEPORT_AWS_ENDPOINT_URL = moto.url;
-  const world = await startJobWorld();
-  const cred = await world.engine.api("POST", "/ips/credentials", { id: AWS_CREDENTIAL_ID, type: "Aws", ...MOTO_KEYS });
-  if (cred.status !== 201) throw new Error(`credential: ${cred.status} ${cred.text}`);
+  let world: JobWorld | undefined;
+  try {
+    world = await startJobWorld();
+    const cred = await world.engine.api("POST", "/ips/credentials", { id: AWS_CREDENTIAL_ID, type: "Aws", ...MOTO_KEYS });
+    if (cred.status !== 201) throw new Error(`credential: ${cred.status} ${cred.text}`);
+  } catch (error) {
+    // A half-started world must not outlive the failed before() hook.
+    delete process.env.IMAGEPORT_AWS_ENDPOINT_URL;
+    await world?.close();
+    await moto.stop();
+    throw error;
+  }
   return {
-    world,
+    world: world!,
     moto,
     async close() {
       delete process.env.IMAGEPORT_AWS_ENDPOINT_URL;
-      await world.close();
+      await world!.close();
       await moto.stop();
     },
   };

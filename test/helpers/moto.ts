@@ -92,7 +92,8 @@ export async function startMoto(): Promise<Moto> {
     }
     await new Promise((r) => setTimeout(r, 200));
   }
-  const config = { region: MOTO_REGION, endpoint: url, credentials: MOTO_KEYS, maxAttempts: 1 };
+  // A copy: the SDK marks the credentials object it is given (adds $source).
+  const config = { region: MOTO_REGION, endpoint: url, credentials: { ...MOTO_KEYS }, maxAttempts: 1 };
   const ebs = new EBSClient(config);
   const ec2 = new EC2Client(config);
   const requests: RecordedRequest[] = [];
