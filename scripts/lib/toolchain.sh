@@ -7,3 +7,6 @@ IMAGEPORT_CACHE=${IMAGEPORT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/imageport}
 # Keyed by version: a version bump builds into a fresh directory and never mixes binaries.
 PULUMI_TOOLCHAIN_DIR=$IMAGEPORT_CACHE/pulumi-$PULUMI_VERSION-nodejs-host-$PULUMI_HOST_VERSION
 PULUMI_BIN=$PULUMI_TOOLCHAIN_DIR/bin
+# moto (the AWS emulator the AWS driver's tests run against), in a venv keyed by its version.
+MOTO_VERSION=5.2.5
+MOTO_VENV=$IMAGEPORT_CACHE/moto-$MOTO_VERSION

@@ -4,6 +4,7 @@ import { ResolveContext, RunContext, SubmitContext } from "../definition";
 import { JobType } from "../model";
 import { commonProperties, objectSchema, storageLocation } from "../schemas";
 import { checkLocationFields, LocationParam, TransferParams } from "../storage-fields";
+import { CloudResourceRef, openAwsClients, AwsClients } from "../../platforms/aws";
 import { propertiesFileName } from "./publish";
 
 // $delete and $inspect act on files: named directly ({storageLocation, filenames}) or as the
@@ -18,6 +19,22 @@ export interface ArtifactFilesParams {
   resourceLocationId?: string;
 }
 
+/** The stored parameters naming the cloud resources of a complete upload job (jobId form only). */
+export interface CloudArtifactParams {
+  jobId: string;
+  platform: "aws";
+  region: string;
+  platformCredentialId: string;
+  cloudResources: CloudResourceRef[];
+  resourceLocationId?: string;
+}
+
+export type ArtifactParams = ArtifactFilesParams | CloudArtifactParams;
+
+export function isCloudArtifacts(p: ArtifactParams): p is CloudArtifactParams {
+  return (p as Partial<CloudArtifactParams>).cloudResources !== undefined;
+}
+
 /** What each job type writes, as file names in its outputStorageLocation. */
 const OUTPUT_FILES: Partial<Record<JobType, (p: TransferParams) => string[]>> = {
   export: (p) => [p.outputImageFilename],
@@ -26,6 +43,7 @@ const OUTPUT_FILES: Partial<Record<JobType, (p: TransferParams) => string[]>> = 
   prepareAndPublish: (p) => [p.outputImageFilename, propertiesFileName(p.outputImageFilename)],
 };
 const TYPES_WITH_FILES = Object.keys(OUTPUT_FILES).join(", ");
+const TYPES_WITH_OUTPUTS = `${TYPES_WITH_FILES}, upload`;
 
 const FORMS = "give either jobId (the outputs of that job) or storageLocation with filenames";
 
@@ -43,7 +61,8 @@ export function artifactFilesBody(verb: string, releases: string): object {
           minLength: 1,
           maxLength: 64,
           description:
-            `A complete ${TYPES_WITH_FILES} job whose output files to ${verb} (for publish jobs: the vDisk and its properties file). ` +
+            `A complete ${TYPES_WITH_OUTPUTS} job whose outputs to ${verb} (for publish jobs: the vDisk and its properties file; ` +
+            "for upload jobs: its AMI and snapshot, through the job's platformCredentialId unless one is given here). " +
             "Resolved at submission into storageLocation and filenames. Not with storageLocation/filenames. " +
             "The job runs in that job's resource location unless resourceLocationId says otherwise.",
         },
@@ -66,7 +85,7 @@ export function artifactFilesBody(verb: string, releases: string): object {
 }
 
 /** Checks the form and turns {jobId} into the files that job wrote. */
-export async function resolveArtifactFiles(p: ArtifactFilesParams, ctx: ResolveContext): Promise<ArtifactFilesParams> {
+export async function resolveArtifactFiles(p: ArtifactFilesParams, ctx: ResolveContext): Promise<ArtifactParams> {
   const given = (["storageLocation", "filenames"] as const).filter((f) => p[f] !== undefined);
   if (p.jobId === undefined) {
     const missing = (["storageLocation", "filenames"] as const).filter((f) => p[f] === undefined);
@@ -83,8 +102,8 @@ export async function resolveArtifactFiles(p: ArtifactFilesParams, ctx: ResolveC
   const source = await ctx.job(p.jobId);
   if (!source) throw jobIdProblem(`names no job: there is no job '${p.jobId}' for this customer; list jobs with GET /ips/jobs`);
   const files = OUTPUT_FILES[source.type];
-  if (!files) {
-    throw jobIdProblem(`names a ${source.type} job, which writes no files; only the outputs of ${TYPES_WITH_FILES} jobs can be named by jobId (name other files with storageLocation and filenames)`);
+  if (!files && source.type !== "upload") {
+    throw jobIdProblem(`names a ${source.type} job, which writes no files; only the outputs of ${TYPES_WITH_OUTPUTS} jobs can be named by jobId (name other files with storageLocation and filenames)`);
   }
   if (source.status !== "complete") {
     throw jobIdProblem(
@@ -92,6 +111,7 @@ export async function resolveArtifactFiles(p: ArtifactFilesParams, ctx: ResolveC
         "(a failed or cancelled job left none; wait for a running one with GET /ips/jobs/" + source.id + ")",
     );
   }
+  if (!files) return resolveCloudResources(p, source.id, source.parameters, source.additionalInfo.artifacts, source.resourceLocationId);
   const written = source.parameters as unknown as TransferParams;
   const { location, credentialId } = written.outputStorageLocation;
   return {
@@ -102,8 +122,45 @@ export async function resolveArtifactFiles(p: ArtifactFilesParams, ctx: ResolveC
   };
 }
 
+/** An upload job's cloud resources, from its recorded artifacts (AMI first: it uses the snapshot). */
+function resolveCloudResources(
+  p: ArtifactFilesParams,
+  jobId: string,
+  params: Record<string, unknown>,
+  artifacts: Record<string, unknown>,
+  resourceLocationId: string,
+): CloudArtifactParams {
+  const refs = Array.isArray(artifacts.cloudResources) ? (artifacts.cloudResources as CloudResourceRef[]) : [];
+  if (artifacts.platform !== "aws" || typeof artifacts.region !== "string" || refs.length === 0) {
+    throw jobIdProblem(`names upload job '${jobId}', which recorded no cloud resources (it ran on an engine without cloudResources artifacts)`);
+  }
+  const given = (p as { platformCredentialId?: string }).platformCredentialId;
+  return {
+    jobId,
+    platform: "aws",
+    region: artifacts.region,
+    platformCredentialId: given ?? String(params.platformCredentialId),
+    cloudResources: refs.map(({ kind, id }) => ({ kind, id })),
+    resourceLocationId: p.resourceLocationId ?? resourceLocationId,
+  };
+}
+
 /** Submission checks of the stored form; problems of a resolved location are reported under jobId. */
-export async function checkArtifactFiles(p: ArtifactFilesParams, ctx: SubmitContext): Promise<FieldError[]> {
+export async function checkArtifacts(p: ArtifactParams, ctx: SubmitContext): Promise<FieldError[]> {
+  if (!isCloudArtifacts(p)) return checkArtifactFiles(p, ctx);
+  const type = await ctx.credentialType(p.platformCredentialId);
+  if (type === undefined) {
+    return [{ field: "platformCredentialId", message: `names credential '${p.platformCredentialId}' (the one upload job '${p.jobId}' used unless given), which does not exist; create it again or name another Aws credential` }];
+  }
+  if (type !== "Aws") return [{ field: "platformCredentialId", message: `must name an Aws credential; '${p.platformCredentialId}' is of type ${type}` }];
+  return [];
+}
+
+export function openCloudClients(p: CloudArtifactParams, ctx: RunContext): AwsClients {
+  return openAwsClients(ctx.credential(p.platformCredentialId), p.region);
+}
+
+async function checkArtifactFiles(p: ArtifactFilesParams, ctx: SubmitContext): Promise<FieldError[]> {
   const problems = [
     ...(await checkLocationFields("storageLocation", p.storageLocation, ctx)),
     ...p.filenames.flatMap((name, i) => checkFileName(name, `filenames.${i}`, p.storageLocation.location)),

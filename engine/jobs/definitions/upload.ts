@@ -1,46 +1,214 @@
-import { JobDefinition } from "../definition";
+import { jobFailure } from "../../errors";
+import { FieldError } from "../../errors";
+import { DiskFormat } from "../../disk";
+import { openStorage } from "../../platforms";
+import {
+  AwsClients,
+  CloudResourceRef,
+  EBS_BLOCK,
+  openAwsClients,
+  openBlockSource,
+  checkRegionReachable,
+  registerImage,
+  removeResource,
+  removalOrder,
+  waitForSnapshot,
+  writeSnapshot,
+} from "../../platforms/aws";
+import { JobDefinition, RunContext, SubmitContext } from "../definition";
 import { commonProperties, inputProperties, objectSchema } from "../schemas";
-import { checkPlatformCredential, checkStorageFields, LocationParam } from "../storage-fields";
+import { checkInputFormat, checkLocalInputExists, checkPlatformCredential, checkStorageFields, inputFormat, LocationParam } from "../storage-fields";
 
 export interface UploadParams {
   platform: "aws" | "azure" | "gcp";
   inputStorageLocation: LocationParam;
   inputImageFilename: string;
+  inputImageFormat?: DiskFormat;
   platformCredentialId: string;
+  region?: string;
+  targetSnapshotName?: string;
+  targetDiskName?: string;
+  createAmi?: boolean;
+  amiName?: string;
+  tags?: Record<string, string>;
 }
 
+/** What a complete AWS upload job records (additionalInfo.artifacts). */
+export interface AwsUploadArtifacts {
+  platform: "aws";
+  region: string;
+  snapshotId: string;
+  amiId?: string;
+  amiName?: string;
+  /** The AMI when one was registered, else the snapshot. */
+  targetId: string;
+  volumeSizeGiB: number;
+  blockSize: number;
+  blocksWritten: number;
+  /** Bytes sent (blocksWritten x blockSize). */
+  sizeBytes: number;
+  virtualSizeBytes: number;
+  sha256: string;
+  cloudResources: Array<CloudResourceRef & { region: string }>;
+}
+
+const REGION_PATTERN = "^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$";
+const AMI_NAME_PATTERN = "^[A-Za-z0-9 ()\\[\\]./'@_-]{3,128}$";
+
 /**
- * IPS $upload: a VHD/VHDX on a share uploaded to a cloud disk or snapshot. The request is
- * validated like any other; then refused, because no cloud platform driver exists yet.
+ * IPS $upload: a disk on a share uploaded to a cloud snapshot, then (AWS) registered as the AMI
+ * MCS consumes. AWS is implemented (EBS direct API); Azure and GCP are validated, then refused.
  */
 export const uploadJob: JobDefinition<UploadParams> = {
   type: "upload",
-  summary: "Upload a VHD/VHDX from a share to a cloud disk or snapshot",
+  summary: "Upload a disk from a share to a cloud snapshot and register the image (AWS: EBS snapshot -> AMI)",
   body: objectSchema(
     {
       ...commonProperties,
       ...inputProperties,
       platform: { type: "string", enum: ["aws", "azure", "gcp"] },
-      targetDiskName: { type: "string", minLength: 1, maxLength: 255 },
-      targetSnapshotName: { type: "string", minLength: 1, maxLength: 255 },
+      region: { type: "string", pattern: REGION_PATTERN, description: "aws: the AWS region, e.g. us-east-1 (required for aws)." },
+      targetDiskName: { type: "string", minLength: 1, maxLength: 255, description: "azure, gcp only." },
+      targetSnapshotName: { type: "string", minLength: 1, maxLength: 255, description: "aws: the snapshot's Description and Name tag." },
+      createAmi: { type: "boolean", description: "aws: register an AMI from the snapshot; default true." },
+      amiName: { type: "string", pattern: AMI_NAME_PATTERN, description: "aws: the AMI's name; default targetSnapshotName, else imageport-<jobId>." },
     },
     ["platform", "inputStorageLocation", "inputImageFilename", "platformCredentialId"],
   ),
   async validate(p, ctx) {
     return [
       ...(await checkStorageFields("input", p.inputStorageLocation, p.inputImageFilename, ctx)),
-      ...(await checkPlatformCredential(p.platformCredentialId, ctx)),
+      ...checkInputFormat(p.inputImageFilename, p.inputImageFormat),
+      ...checkLocalInputExists(p.inputStorageLocation, p.inputImageFilename, ctx),
+      ...(p.platform === "aws" ? await checkAwsFields(p, ctx) : await checkPlatformCredential(p.platformCredentialId, ctx)),
     ];
   },
-  unsupported: (p) => [
-    {
-      field: "platform",
-      message: `'${p.platform}' has no driver in this engine yet (this release moves disks between file:// and smb:// locations); the cloud drivers are planned`,
-    },
-  ],
+  unsupported: (p) =>
+    p.platform === "aws"
+      ? []
+      : [{ field: "platform", message: `'${p.platform}' has no driver in this engine yet (aws is implemented); the azure and gcp drivers are planned` }],
   refusalCode: "PLATFORM_NOT_SUPPORTED",
-  steps: () => [],
-  async run() {
-    throw new Error("unreachable: upload jobs are refused at submission");
-  },
+  steps: () => [
+    { name: "validate", weight: 2 },
+    { name: "fetch", weight: 8 },
+    { name: "upload", weight: 80 },
+    { name: "register", weight: 10 },
+  ],
+  run: runAwsUpload,
 };
+
+async function checkAwsFields(p: UploadParams, ctx: SubmitContext): Promise<FieldError[]> {
+  const errors: FieldError[] = [];
+  const type = await ctx.credentialType(p.platformCredentialId);
+  if (type === undefined) {
+    errors.push({ field: "platformCredentialId", message: `names credential '${p.platformCredentialId}', which does not exist; create an Aws credential with POST /ips/credentials` });
+  } else if (type !== "Aws") {
+    errors.push({ field: "platformCredentialId", message: `must name an Aws credential (accessKeyId, secretAccessKey) for platform aws; '${p.platformCredentialId}' is of type ${type}` });
+  }
+  if (p.region === undefined) errors.push({ field: "region", message: "is required for platform aws: the AWS region to upload to, e.g. us-east-1" });
+  if (p.targetDiskName !== undefined) {
+    errors.push({ field: "targetDiskName", message: "applies to azure and gcp only; for aws name the snapshot with targetSnapshotName and the AMI with amiName" });
+  }
+  if (p.createAmi === false && p.amiName !== undefined) {
+    errors.push({ field: "amiName", message: "cannot be combined with createAmi: false (no AMI is registered); leave one of them out" });
+  }
+  for (const key of Object.keys(p.tags ?? {})) {
+    if (key.toLowerCase().startsWith("aws:") || key.length > 128) {
+      errors.push({ field: `tags.${key}`, message: "is not a valid AWS tag key (at most 128 characters, not starting with 'aws:')" });
+    }
+  }
+  return errors;
+}
+
+async function runAwsUpload(p: UploadParams, ctx: RunContext): Promise<void> {
+  const { signal, workDir, jobId } = ctx;
+  const region = p.region!;
+  const snapshotName = p.targetSnapshotName ?? `imageport ${p.inputImageFilename}`;
+  const createAmi = p.createAmi ?? true;
+  const amiName = p.amiName ?? (p.targetSnapshotName && new RegExp(AMI_NAME_PATTERN).test(p.targetSnapshotName) ? p.targetSnapshotName : `imageport-${jobId}`);
+  const tags = { ...p.tags, Name: snapshotName, "imageport:jobId": jobId };
+  const source = openStorage(p.inputStorageLocation.location, p.inputStorageLocation.credentialId ? ctx.credential(p.inputStorageLocation.credentialId) : undefined);
+  const clients = openAwsClients(ctx.credential(p.platformCredentialId), region);
+  // What this attempt created, removed again unless the job completes.
+  const created: CloudResourceRef[] = [];
+  let completed = false;
+  try {
+    await ctx.step("validate", async () => {
+      await source.probe(signal);
+      if (!(await source.stat(p.inputImageFilename, signal))) {
+        throw jobFailure(
+          "SOURCE_DISK_NOT_FOUND",
+          `The input disk '${p.inputImageFilename}' does not exist in ${source.uri}. Check inputImageFilename and inputStorageLocation.`,
+        );
+      }
+      await checkRegionReachable(clients, signal);
+    });
+    const input = await ctx.step("fetch", (progress) =>
+      source.fetch(p.inputImageFilename, workDir, { signal, onProgress: (done, total) => progress(total ? done / total : 1) }),
+    );
+    try {
+      const format = inputFormat(p.inputImageFilename, p.inputImageFormat)!;
+      const { written, virtualSize } = await ctx.step("upload", async (progress) => {
+        const blocks = await openBlockSource(input.path, format, workDir, signal);
+        try {
+          const written = await writeSnapshot({
+            clients,
+            clientToken: jobId,
+            description: snapshotName,
+            tags,
+            source: blocks,
+            signal,
+            onStarted: (id) => created.push({ kind: "snapshot", id }),
+            onProgress: progress,
+          });
+          return { written, virtualSize: blocks.virtualSize };
+        } finally {
+          await blocks.release();
+        }
+      });
+      const amiId = await ctx.step("register", async (progress) => {
+        await waitForSnapshot(clients, written.snapshotId, signal, (f) => progress(createAmi ? f / 2 : f));
+        if (!createAmi) return undefined;
+        const id = await registerImage(clients, { name: amiName, description: snapshotName, snapshotId: written.snapshotId, tags }, signal);
+        created.push({ kind: "image", id });
+        return id;
+      });
+      const artifacts: AwsUploadArtifacts = {
+        platform: "aws",
+        region,
+        snapshotId: written.snapshotId,
+        ...(amiId ? { amiId, amiName } : {}),
+        targetId: amiId ?? written.snapshotId,
+        volumeSizeGiB: written.volumeSizeGiB,
+        blockSize: EBS_BLOCK,
+        blocksWritten: written.blocksWritten,
+        sizeBytes: written.blocksWritten * EBS_BLOCK,
+        virtualSizeBytes: virtualSize,
+        sha256: written.sha256,
+        cloudResources: created.map((r) => ({ ...r, region })),
+      };
+      ctx.setArtifacts({ ...artifacts });
+      completed = true;
+    } finally {
+      await input.release().catch(() => undefined);
+    }
+  } finally {
+    if (!completed && created.length > 0) await removeCreated(clients, created, ctx);
+    clients.destroy();
+  }
+}
+
+/** Best effort: a failed or cancelled upload leaves no snapshot or AMI behind (or says which it left). */
+async function removeCreated(clients: AwsClients, created: CloudResourceRef[], ctx: RunContext): Promise<void> {
+  for (const ref of removalOrder(created)) {
+    try {
+      // The job's own signal may already be aborted: the cleanup gets its own deadline.
+      await removeResource(clients, ref, AbortSignal.timeout(30_000));
+    } catch (error) {
+      ctx.warn(
+        "CLOUD_CLEANUP_FAILED",
+        `The ${ref.kind} ${ref.id} this job created in ${clients.region} could not be removed (${(error as Error).message}); delete it in AWS.`,
+      );
+    }
+  }
+}

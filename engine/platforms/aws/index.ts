@@ -1,0 +1,14 @@
+// engine/platforms/aws: the AWS target (EBS direct snapshot -> AMI). Re-exports only.
+
+export { ENDPOINT_ENV, endpointSetting, openAwsClients } from "./clients";
+export type { AwsClients } from "./clients";
+export { EBS_BLOCK, dataBlocks, openBlockSource } from "./data-blocks";
+export type { BlockSource, DataBlock } from "./data-blocks";
+export { awsFailure, isNotFound } from "./failures";
+export { registerImage, ROOT_DEVICE } from "./image";
+export type { ImageSpec } from "./image";
+export { describeResource, removeResource, removalOrder } from "./resources";
+export type { CloudResourceKind, CloudResourceRef, CloudResourceState } from "./resources";
+export { DEFAULT_BLOCKS_IN_FLIGHT, blockChecksum, volumeSizeGiB, waitForSnapshot, writeSnapshot } from "./snapshot-writer";
+export type { SnapshotWriteOptions, WrittenSnapshot } from "./snapshot-writer";
+export { checkRegionReachable } from "./probe";

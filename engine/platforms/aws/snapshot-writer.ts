@@ -1,0 +1,179 @@
+// An EBS snapshot written through the EBS direct API: StartSnapshot, one PutSnapshotBlock per
+// block that holds data (a bounded number in flight, each with its SHA-256 as real AWS
+// requires even where an emulator does not check), CompleteSnapshot with the block count and
+// the LINEAR aggregate checksum.
+
+import { createHash } from "node:crypto";
+import { CompleteSnapshotCommand, PutSnapshotBlockCommand, StartSnapshotCommand } from "@aws-sdk/client-ebs";
+import { DescribeSnapshotsCommand } from "@aws-sdk/client-ec2";
+import { setTimeout as sleep } from "node:timers/promises";
+import { jobFailure } from "../../errors";
+import { AwsClients } from "./clients";
+import { BlockSource, dataBlocks, EBS_BLOCK } from "./data-blocks";
+import { awsFailure } from "./failures";
+
+const GIB = 1024 * 1024 * 1024;
+export const DEFAULT_BLOCKS_IN_FLIGHT = 4;
+
+export interface SnapshotWriteOptions {
+  clients: AwsClients;
+  /** The StartSnapshot ClientToken: the same token gives the same snapshot (a resumed job). */
+  clientToken: string;
+  description: string;
+  tags: Record<string, string>;
+  source: BlockSource;
+  signal: AbortSignal;
+  /** Called as soon as the snapshot exists, so the caller can remove it if what follows fails. */
+  onStarted(snapshotId: string): void;
+  /** Fraction 0..1 of the disk scanned and sent. */
+  onProgress?(fraction: number): void;
+  blocksInFlight?: number;
+}
+
+export interface WrittenSnapshot {
+  snapshotId: string;
+  volumeSizeGiB: number;
+  blocksWritten: number;
+  sha256: string;
+}
+
+/** The EBS volume size for a disk: whole GiB, at least 1. */
+export function volumeSizeGiB(virtualSize: number): number {
+  return Math.max(1, Math.ceil(virtualSize / GIB));
+}
+
+export function blockChecksum(data: Buffer): Buffer {
+  return createHash("sha256").update(data).digest();
+}
+
+export async function writeSnapshot(options: SnapshotWriteOptions): Promise<WrittenSnapshot> {
+  const { clients, source, signal } = options;
+  const fail = (call: string, what: string, error: unknown) =>
+    signal.aborted ? signal.reason : awsFailure(call, what, clients.region, clients.endpoint, error);
+  const volumeSize = volumeSizeGiB(source.virtualSize);
+  const tags = Object.entries(options.tags).map(([Key, Value]) => ({ Key, Value }));
+
+  let snapshotId: string;
+  try {
+    const started = await clients.ebs.send(
+      new StartSnapshotCommand({
+        VolumeSize: volumeSize,
+        ClientToken: options.clientToken,
+        Description: options.description,
+        Tags: tags.length > 0 ? tags : undefined,
+        Timeout: 60,
+      }),
+      { abortSignal: signal },
+    );
+    if (!started.SnapshotId) throw new Error("StartSnapshot answered without a SnapshotId");
+    snapshotId = started.SnapshotId;
+  } catch (error) {
+    throw fail("StartSnapshot", `a ${volumeSize} GiB snapshot`, error);
+  }
+  options.onStarted(snapshotId);
+
+  // A failed block stops the others at once: they share this controller.
+  const sending = new AbortController();
+  const stop = () => sending.abort(signal.reason);
+  signal.addEventListener("abort", stop, { once: true });
+  const limit = Math.max(1, options.blocksInFlight ?? DEFAULT_BLOCKS_IN_FLIGHT);
+  const inFlight = new Set<Promise<void>>();
+  let firstError: unknown;
+  let blocksWritten = 0;
+  let sha256 = "";
+  let scanned = 0;
+  const aggregate = createHash("sha256"); // LINEAR: the block checksums in index order
+  const progress = () => options.onProgress?.(source.virtualSize === 0 ? 1 : scanned / source.virtualSize);
+
+  const put = async (index: number, data: Buffer, checksum: string): Promise<void> => {
+    try {
+      await clients.ebs.send(
+        new PutSnapshotBlockCommand({
+          SnapshotId: snapshotId,
+          BlockIndex: index,
+          BlockData: data,
+          DataLength: EBS_BLOCK,
+          Checksum: checksum,
+          ChecksumAlgorithm: "SHA256",
+        }),
+        { abortSignal: sending.signal },
+      );
+      blocksWritten++;
+      progress();
+    } catch (error) {
+      firstError ??= fail("PutSnapshotBlock", `block ${index} of snapshot ${snapshotId}`, error);
+      sending.abort(firstError);
+    }
+  };
+
+  try {
+    const blocks = dataBlocks(source, {
+      signal: sending.signal,
+      onSha256: (hex) => (sha256 = hex),
+      onScanned: (bytes) => (scanned = bytes),
+    });
+    for await (const block of blocks) {
+      const checksum = blockChecksum(block.data);
+      aggregate.update(checksum);
+      const p = put(block.index, block.data, checksum.toString("base64")).finally(() => inFlight.delete(p));
+      inFlight.add(p);
+      if (inFlight.size >= limit) await Promise.race(inFlight);
+      if (firstError) break;
+    }
+    await Promise.all(inFlight);
+  } catch (error) {
+    firstError ??= error;
+  } finally {
+    signal.removeEventListener("abort", stop);
+    sending.abort();
+    await Promise.allSettled(inFlight);
+  }
+  if (signal.aborted) throw signal.reason;
+  if (firstError) throw firstError;
+  progress();
+
+  try {
+    const done = await clients.ebs.send(
+      new CompleteSnapshotCommand({
+        SnapshotId: snapshotId,
+        ChangedBlocksCount: blocksWritten,
+        Checksum: aggregate.digest("base64"),
+        ChecksumAlgorithm: "SHA256",
+        ChecksumAggregationMethod: "LINEAR",
+      }),
+      { abortSignal: signal },
+    );
+    if (done.Status === "error") {
+      throw jobFailure("SHARE_WRITE_FAILED", `AWS CompleteSnapshot put snapshot ${snapshotId} in the error state; the upload is lost. Run the job again.`);
+    }
+  } catch (error) {
+    throw fail("CompleteSnapshot", `snapshot ${snapshotId} with ${blocksWritten} blocks`, error);
+  }
+  return { snapshotId, volumeSizeGiB: volumeSize, blocksWritten, sha256 };
+}
+
+/**
+ * Waits until AWS reports the snapshot `completed` (it is `pending` for a while after
+ * CompleteSnapshot, and an AMI can be registered only from a completed one). Bounded by the
+ * job's own deadline through `signal`.
+ */
+export async function waitForSnapshot(clients: AwsClients, snapshotId: string, signal: AbortSignal, onProgress?: (fraction: number) => void): Promise<void> {
+  for (let delay = 250; ; delay = Math.min(delay * 2, 5000)) {
+    let state: string | undefined;
+    let progress: string | undefined;
+    try {
+      const answer = await clients.ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: [snapshotId] }), { abortSignal: signal });
+      state = answer.Snapshots?.[0]?.State;
+      progress = answer.Snapshots?.[0]?.Progress;
+    } catch (error) {
+      throw signal.aborted ? signal.reason : awsFailure("DescribeSnapshots", `the state of snapshot ${snapshotId}`, clients.region, clients.endpoint, error);
+    }
+    if (state === "completed") return;
+    if (state === "error" || state === undefined) {
+      throw jobFailure("SHARE_WRITE_FAILED", `AWS reports snapshot ${snapshotId} as ${state ?? "missing"} after CompleteSnapshot; the upload is lost. Run the job again.`);
+    }
+    const percent = Number.parseInt(progress ?? "", 10);
+    if (Number.isFinite(percent)) onProgress?.(percent / 100);
+    await sleep(delay, undefined, { signal });
+  }
+}
