@@ -15,12 +15,13 @@ export class EngineProcess {
     private readonly ownsDataDir: boolean,
   ) {}
 
-  /** Starts an engine on a fresh temporary data dir (removed on stop), or on the given one. */
-  static async start(dataDir?: string): Promise<EngineProcess> {
+  /** Starts an engine on a fresh temporary data dir (removed on stop), or on the given one; `env` adds engine settings. */
+  static async start(dataDir?: string, env: NodeJS.ProcessEnv = {}): Promise<EngineProcess> {
     const ownsDataDir = dataDir === undefined;
     dataDir ??= fs.mkdtempSync(path.join(os.tmpdir(), "imageportd-"));
     const child = spawn(process.execPath, [path.join(REPO_ROOT, "dist/cli/main.js"), "serve", "--data", dataDir, "--port", "0"], {
       stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, ...env },
     });
     let output = "";
     const url = await new Promise<string>((resolve, reject) => {
