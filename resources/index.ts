@@ -7,3 +7,4 @@ export * from "./export-job";
 export * from "./upload-job";
 export * from "./prepare-job";
 export * from "./publish-job";
+export * from "./migration";

@@ -1,0 +1,113 @@
+import * as pulumi from "@pulumi/pulumi";
+import { ExportJob } from "./export-job";
+import { PrepareJob } from "./prepare-job";
+import { PublishJob } from "./publish-job";
+import { JobTimeoutsArgs, StorageLocation, StorageLocationArgs } from "./types";
+import { UploadJob } from "./upload-job";
+
+export const MIGRATION_WORKFLOWS = ["McsToMcs", "PvsToMcs", "PvsToPvs", "McsToPvs"] as const;
+export type MigrationWorkflow = (typeof MIGRATION_WORKFLOWS)[number];
+
+export interface MigrationArgs {
+  /** Which workflow: where the image comes from (an MCS master disk or a PVS vDisk) and what it becomes. Decides the steps, so it must be a plain value. */
+  workflow: MigrationWorkflow;
+  /** The source disk: an MCS master image's disk or a PVS vDisk, in a directory or on a share. */
+  source: { location: pulumi.Input<StorageLocationArgs>; imageFilename: pulumi.Input<string> };
+  /** Where intermediate disks (export, prepared disk) are written; required unless the workflow is PvsToPvs. */
+  staging?: pulumi.Input<StorageLocationArgs>;
+  /** The PVS target (PvsToPvs, McsToPvs): the store and the vDisk's name (`.vhdx`). */
+  pvs?: { store: pulumi.Input<StorageLocationArgs>; vdiskName: pulumi.Input<string>; description?: pulumi.Input<string> };
+  /** The MCS target on AWS (McsToMcs, PvsToMcs): region, the `Aws` credential id and the AMI's name. */
+  aws?: { region: pulumi.Input<string>; credentialId: pulumi.Input<string>; amiName?: pulumi.Input<string> };
+  /** The resource location whose connectors run every step (default `local`). */
+  resourceLocationId?: pulumi.Input<string>;
+  /** How long each step may take. */
+  timeouts?: pulumi.Input<JobTimeoutsArgs>;
+}
+
+/**
+ * One image migration, chained from the job resources: MCS->PVS exports the master disk and
+ * publishes it prepared for PVS; PVS->PVS prepares and publishes the vDisk into the target
+ * store; MCS->MCS exports, prepares for MCS and uploads to an AMI; PVS->MCS prepares the vDisk
+ * for MCS and uploads it. Preparation happens on the disk before upload (this engine prepares
+ * disks, not cloud instances), so the upload carries the prepared image.
+ */
+export class Migration extends pulumi.ComponentResource {
+  static readonly __pulumiType = "imageport:index:Migration";
+
+  /** The steps, in order; absent ones are not part of the workflow. */
+  readonly exportJob?: ExportJob;
+  readonly prepareJob?: PrepareJob;
+  readonly publishJob?: PublishJob;
+  readonly uploadJob?: UploadJob;
+  /** PVS targets: the vDisk in the store. */
+  readonly vdiskUri?: pulumi.Output<string>;
+  /** MCS targets: the AMI the catalog provisions from (and its snapshot). */
+  readonly imageId?: pulumi.Output<string | undefined>;
+  readonly snapshotId?: pulumi.Output<string>;
+  /** SHA-256 of the migrated image's contents, verified at each step. */
+  readonly sha256: pulumi.Output<string>;
+
+  constructor(name: string, args: MigrationArgs, opts: pulumi.ComponentResourceOptions = {}) {
+    super(Migration.__pulumiType, name, {}, opts);
+    const fail = (property: string, why: string) => new Error(`Migration ${name}: ${property} ${why}`);
+    if (!MIGRATION_WORKFLOWS.includes(args.workflow)) {
+      throw fail("workflow", `must be one of ${MIGRATION_WORKFLOWS.join(", ")}; got ${JSON.stringify(args.workflow)}`);
+    }
+    const toPvs = args.workflow.endsWith("ToPvs");
+    const fromMcs = args.workflow.startsWith("Mcs");
+    if (toPvs && !args.pvs) throw fail("pvs", `is required for ${args.workflow}: the store and the vDisk name`);
+    if (!toPvs && !args.aws) throw fail("aws", `is required for ${args.workflow}: region, credentialId and amiName`);
+    if (args.workflow !== "PvsToPvs" && !args.staging) throw fail("staging", `is required for ${args.workflow}: where intermediate disks are written`);
+
+    const child = { parent: this };
+    const common = { resourceLocationId: args.resourceLocationId, timeouts: args.timeouts };
+    let disk: { location: pulumi.Input<StorageLocationArgs>; imageFilename: pulumi.Input<string> } = args.source;
+    if (fromMcs) {
+      this.exportJob = new ExportJob(`${name}-export`, {
+        ...common,
+        inputStorageLocation: disk.location,
+        inputImageFilename: disk.imageFilename,
+        outputStorageLocation: args.staging!,
+        outputImageFilename: `${name}-export.vhdx`,
+      }, child);
+      disk = { location: this.exportJob.outputStorageLocation as pulumi.Output<StorageLocation>, imageFilename: this.exportJob.outputImageFilename };
+    }
+    if (toPvs) {
+      // Preparation for PVS and publishing run as one job (IPS prepareAndPublish).
+      this.publishJob = new PublishJob(`${name}-publish`, {
+        ...common,
+        provisioningType: "Pvs",
+        inputStorageLocation: disk.location,
+        inputImageFilename: disk.imageFilename,
+        outputStorageLocation: args.pvs!.store,
+        outputImageFilename: args.pvs!.vdiskName,
+        vdiskDescription: args.pvs!.description,
+      }, child);
+      this.vdiskUri = this.publishJob.vdiskUri;
+      this.sha256 = this.publishJob.sha256;
+    } else {
+      this.prepareJob = new PrepareJob(`${name}-prepare`, {
+        ...common,
+        provisioningType: "Mcs",
+        inputStorageLocation: disk.location,
+        inputImageFilename: disk.imageFilename,
+        outputStorageLocation: args.staging!,
+        outputImageFilename: `${name}-mcs.vhdx`,
+      }, child);
+      this.uploadJob = new UploadJob(`${name}-upload`, {
+        ...common,
+        platform: "aws",
+        region: args.aws!.region,
+        platformCredentialId: args.aws!.credentialId,
+        inputStorageLocation: this.prepareJob.outputStorageLocation,
+        inputImageFilename: this.prepareJob.outputImageFilename,
+        amiName: args.aws!.amiName,
+      }, child);
+      this.imageId = this.uploadJob.amiId;
+      this.snapshotId = this.uploadJob.snapshotId;
+      this.sha256 = this.uploadJob.sha256;
+    }
+    this.registerOutputs({ vdiskUri: this.vdiskUri, imageId: this.imageId, snapshotId: this.snapshotId, sha256: this.sha256 });
+  }
+}

@@ -1,0 +1,80 @@
+import { strict as assert } from "assert";
+import * as fs from "fs";
+import * as path from "path";
+import { DescribeImagesCommand } from "@aws-sdk/client-ec2";
+import { makeSparseDisk, qemuCompare, tempDir } from "../helpers/disks";
+import { EngineProcess } from "../helpers/engine-process";
+import { independentContentHash } from "../helpers/job-world";
+import { Moto, MOTO_KEYS, MOTO_REGION, startMoto } from "../helpers/moto";
+import { REPO_ROOT } from "../helpers/paths";
+import { PulumiProject } from "../helpers/pulumi-project";
+
+const PROGRAM = path.join(REPO_ROOT, "test/e2e/programs/migration");
+
+/** The Migration component, one stack per workflow, with the real CLI, engine and moto. */
+describe("Migration runs each workflow's steps and destroy leaves only the source", function () {
+  this.timeout(900_000);
+  let moto: Moto;
+  let engine: EngineProcess;
+
+  before(async () => {
+    moto = await startMoto();
+    engine = await EngineProcess.start(undefined, { IMAGEPORT_AWS_ENDPOINT_URL: moto.url });
+  });
+  after(async () => {
+    await engine?.stop();
+    await moto?.stop();
+  });
+
+  const cases = [
+    { workflow: "McsToPvs", sourceDisk: "master.qcow2", jobs: ["export", "prepareAndPublish"] },
+    { workflow: "PvsToPvs", sourceDisk: "vdisk.vhdx", jobs: ["prepareAndPublish"] },
+    { workflow: "McsToMcs", sourceDisk: "master.qcow2", jobs: ["export", "prepare", "upload"] },
+    { workflow: "PvsToMcs", sourceDisk: "vdisk.vhdx", jobs: ["prepare", "upload"] },
+  ];
+  for (const c of cases) {
+    it(`${c.workflow}: runs ${c.jobs.join(" -> ")}, the result holds the source's content, destroy cleans up`, async () => {
+      const images = await tempDir(`migration-${c.workflow}-`);
+      const project = new PulumiProject(PROGRAM, c.workflow.toLowerCase());
+      try {
+        for (const sub of ["source", "staging", "store"]) fs.mkdirSync(path.join(images.dir, sub));
+        const source = path.join(images.dir, "source", c.sourceDisk);
+        const format = c.sourceDisk.endsWith(".vhdx") ? "vhdx" : "qcow2";
+        await makeSparseDisk({ path: source, format, virtualSize: 40 << 20, dataBytes: 1 << 20, seed: c.workflow });
+        await project.init({
+          ...engine.providerConfig(),
+          "migration:workflow": { value: c.workflow },
+          "migration:imageDir": { value: images.dir },
+          "migration:sourceDisk": { value: c.sourceDisk },
+          "migration:region": { value: MOTO_REGION },
+          "migration:accessKeyId": { value: MOTO_KEYS.accessKeyId },
+          "migration:secretAccessKey": { value: MOTO_KEYS.secretAccessKey, secret: true },
+        });
+        const since = new Date().toISOString();
+        await project.ok(["up", "--yes"]);
+        const ran = (await engine.client().jobs.list()).items.filter((j) => j.createdAt >= since && j.type !== "inspect");
+        assert.deepEqual(ran.map((j) => j.type).reverse(), c.jobs);
+        const outputs = await project.outputs();
+        assert.equal(outputs.sha256, independentContentHash(source, format, images.dir));
+        if (c.workflow.endsWith("ToPvs")) {
+          assert.ok(await qemuCompare(source, format, path.join(images.dir, "store/golden.vhdx"), "vhdx"));
+        } else {
+          const { Images = [] } = await moto.ec2.send(new DescribeImagesCommand({ Owners: ["self"] }));
+          assert.ok(Images.some((i) => i.ImageId === outputs.imageId && i.Name === "golden-mcs"), "the AMI exists");
+        }
+        await project.ok(["preview", "--expect-no-changes"]);
+        await project.ok(["destroy", "--yes"]);
+        assert.deepEqual(fs.readdirSync(path.join(images.dir, "staging")), []);
+        assert.deepEqual(fs.readdirSync(path.join(images.dir, "store")), []);
+        assert.deepEqual(fs.readdirSync(path.join(images.dir, "source")), [c.sourceDisk]);
+        if (!c.workflow.endsWith("ToPvs")) {
+          const { Images = [] } = await moto.ec2.send(new DescribeImagesCommand({ Owners: ["self"] }));
+          assert.ok(!Images.some((i) => i.ImageId === outputs.imageId), "the AMI is gone");
+        }
+      } finally {
+        project.dispose();
+        await images.remove();
+      }
+    });
+  }
+});

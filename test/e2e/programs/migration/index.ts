@@ -1,0 +1,24 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as imageport from "pulumi-imageport";
+
+// One Migration; the workflow and the places come from stack config.
+const config = new pulumi.Config("migration");
+const dir = (key: string) => ({ location: `file://${config.require("imageDir")}/${key}/` });
+const workflow = config.require("workflow") as imageport.MigrationWorkflow;
+
+const aws = workflow.endsWith("ToMcs")
+  ? new imageport.Credential("aws", { type: "Aws", accessKeyId: config.require("accessKeyId"), secretAccessKey: config.requireSecret("secretAccessKey") })
+  : undefined;
+
+const migration = new imageport.Migration("golden", {
+  workflow,
+  source: { location: dir("source"), imageFilename: config.require("sourceDisk") },
+  staging: dir("staging"),
+  pvs: { store: dir("store"), vdiskName: "golden.vhdx", description: "migrated by imageport" },
+  aws: aws && { region: config.require("region"), credentialId: aws.credentialId, amiName: "golden-mcs" },
+});
+
+export const vdiskUri = migration.vdiskUri;
+export const imageId = migration.imageId;
+export const snapshotId = migration.snapshotId;
+export const sha256 = migration.sha256;
