@@ -43,7 +43,7 @@ export class Migration extends pulumi.ComponentResource {
   /** PVS targets: the vDisk in the store. */
   readonly vdiskUri?: pulumi.Output<string>;
   /** MCS targets: the AMI the catalog provisions from (and its snapshot). */
-  readonly imageId?: pulumi.Output<string | undefined>;
+  readonly imageId?: pulumi.Output<string>;
   readonly snapshotId?: pulumi.Output<string>;
   /** SHA-256 of the migrated image's contents, verified at each step. */
   readonly sha256: pulumi.Output<string>;
@@ -104,7 +104,7 @@ export class Migration extends pulumi.ComponentResource {
         inputImageFilename: this.prepareJob.outputImageFilename,
         amiName: args.aws!.amiName,
       }, child);
-      this.imageId = this.uploadJob.amiId;
+      this.imageId = this.uploadJob.targetId; // the AMI (the upload registers one)
       this.snapshotId = this.uploadJob.snapshotId;
       this.sha256 = this.uploadJob.sha256;
     }
