@@ -9,7 +9,7 @@ export function checkStorageLocation(inputs: PropertyMap, key: string): CheckFai
   const value = inputs[key] as PropertyMap | undefined;
   if (!value || typeof value !== "object" || isUnknown(value)) return [];
   const { location, credentialId } = value;
-  if (typeof location !== "string") return [];
+  if (typeof location !== "string" || isUnknown(location)) return [];
   const fail = (property: string, reason: string): CheckFailure[] => [{ property, reason }];
   if (location.startsWith("file://")) {
     if (!location.startsWith("file:///")) return fail(`${key}.location`, `${key}.location ${JSON.stringify(location)} must be an absolute directory: file:///dir/`);
@@ -29,7 +29,7 @@ export function checkStorageLocation(inputs: PropertyMap, key: string): CheckFai
 /** A file name within a location: no directories. */
 export function checkFileName(inputs: PropertyMap, key: string, suffix?: string): CheckFailure[] {
   const v = inputs[key];
-  if (typeof v !== "string") return [];
+  if (typeof v !== "string" || isUnknown(v)) return [];
   if (v.includes("/") || v.includes("\\") || v === "." || v === "..") {
     return [{ property: key, reason: `${key} ${JSON.stringify(v)} must be a plain file name; put directories in the storage location` }];
   }

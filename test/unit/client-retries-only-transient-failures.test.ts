@@ -69,6 +69,16 @@ describe("client: retries, re-authentication and error mapping", () => {
     assert.equal(api.calls.length, 1);
   });
 
+  it("retries a job submission on 5xx when it carries a clientToken, which makes it idempotent", async () => {
+    const job = { id: "j1", status: "notStarted" };
+    api.on("POST /ips/images/$export", UNAVAILABLE, [202, job]);
+    assert.equal((await client.jobs.start("export", { clientToken: "t-1" })).id, "j1");
+    assert.equal(api.calls.length, 2);
+    api.on("POST /ips/images/$export", UNAVAILABLE, [202, job]);
+    await assert.rejects(client.jobs.start("export", {}), (e: ApiError) => e.status === 503, "without a token it is not repeated");
+    assert.equal(api.calls.length, 3);
+  });
+
   it("retries any method on 429", async () => {
     api.on("POST /ips/credentials", [429, { error: { code: "RATE_LIMITED", message: "slow down" } }], [201, VIEW]);
     assert.equal((await client.credentials.create("c1", { type: "Aws" })).id, "c1");
