@@ -9,8 +9,8 @@ import { PulumiProject } from "../helpers/pulumi-project";
 
 const PROGRAM = path.join(REPO_ROOT, "test/e2e/programs/export-job");
 
-/** `pulumi up` killed with SIGKILL while its job runs: the next `up` finishes that job, not a second one. */
-describe("an up killed mid-job is finished by the next up without a second job", function () {
+/** `pulumi up` interrupted while its job runs: the next `up` finishes that job, not a second one. */
+describe("an interrupted up (SIGKILL or Ctrl-C) is finished by the next up without a second job", function () {
   this.timeout(600_000);
   let engine: EngineProcess;
   let project: PulumiProject;
@@ -68,7 +68,33 @@ describe("an up killed mid-job is finished by the next up without a second job",
     await project.ok(["destroy", "--yes"]);
     assert.deepEqual(fs.readdirSync(path.join(images.dir, "exports")), []);
   });
+
+  it("after Ctrl-C the resource is recorded with its job, and the next up waits for that job", async () => {
+    fs.rmSync(path.join(images.dir, "exports"), { recursive: true, force: true });
+    fs.mkdirSync(path.join(images.dir, "exports"));
+    const before = (await engine.client().jobs.list({ type: "export" })).items.length;
+    const first = project.start(["up", "--yes"]);
+    const running = await eventually("a new export job to run", 120_000, async () => {
+      const jobs = (await engine.client().jobs.list({ type: "export" })).items;
+      return jobs.length > before && jobs[0].status === "inProgress" ? jobs[0] : undefined;
+    });
+    const exited = new Promise<number | null>((resolve) => first.child.once("exit", (code) => resolve(code)));
+    process.kill(first.child.pid!, "SIGINT");
+    assert.notEqual(await exited, 0, "the interrupted up reports failure");
+    assert.match(first.output(), new RegExp(`stopped waiting for export job ${running.id}`));
+    const [recorded] = (await project.resources()).filter((r) => r.type === "imageport:index:ExportJob");
+    assert.equal(recorded?.id, running.id, "the job id is in state, nothing is orphaned");
+
+    await project.ok(["up", "--yes"]);
+    const jobs = (await engine.client().jobs.list({ type: "export" })).items;
+    assert.equal(jobs.length, before + 1, "no second job");
+    assert.equal(jobs[0].status, "complete");
+    assert.equal((await project.outputs()).status, "complete");
+    await project.ok(["preview", "--expect-no-changes"]);
+    await project.ok(["destroy", "--yes"]);
+  });
 });
+
 
 function parentOf(pid: number): number | undefined {
   try {
