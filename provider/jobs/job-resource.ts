@@ -2,6 +2,7 @@ import { ApiError, Job, JobType, waitForJob } from "../../client";
 import { CheckFailure, OperationContext, ResourceHandler } from "../handler";
 import { JobDeadlineError, JobFailedError, JobWaitInterruptedError } from "../errors";
 import { compact, PropertyMap } from "../properties";
+import { resourceSpec } from "../schema";
 import { checkTimeouts, formatDuration, timeoutMs } from "../timeouts";
 import { checkFileName, checkStorageLocation, noSecretParameters } from "./checks";
 import { progressLine } from "./progress";
@@ -18,14 +19,14 @@ const MAX_ENGINE_TIMEOUT_S = 604_800;
 
 /** What makes one job-backed resource type (ExportJob, PrepareJob, PublishJob) different from another. */
 export interface JobResourceSpec {
+  /** The resource type token; every schema.json input but `timeouts` goes into the job request. */
+  token: string;
   /** "export": how messages name the job. */
   noun: string;
   /** The engine job these inputs ask for. */
   jobType(inputs: PropertyMap): JobType;
   /** Job types a resource of this kind may have been created by (for refresh and import). */
   jobTypes: readonly JobType[];
-  /** Inputs that go into the job request, as the API names them. */
-  requestKeys: readonly string[];
   /** Checks beyond schema.json's types and enums. */
   check?(inputs: PropertyMap): CheckFailure[];
   /** Outputs read from a complete job's artifacts. */
@@ -53,6 +54,8 @@ interface Inspection {
  */
 export function jobResource(spec: JobResourceSpec): ResourceHandler {
   const { noun } = spec;
+  // Inputs are named as the API names the request fields, so the request is the inputs.
+  const requestKeys = (resourceSpec(spec.token)?.inputs ?? []).filter((k) => k !== "timeouts");
 
   /** Outputs of a finished (or still running) job: the inputs, the job's state and its artifacts. */
   function outputsOf(inputs: PropertyMap, job: Job, sizeBytes?: number): PropertyMap {
@@ -154,7 +157,7 @@ export function jobResource(spec: JobResourceSpec): ResourceHandler {
     async create(inputs, ctx) {
       const maxWaitMs = timeoutMs("create", inputs, ctx.timeoutSeconds, DEFAULT_CREATE_MS);
       const type = spec.jobType(inputs);
-      const body = { ...requestBody(inputs, spec.requestKeys), timeout: Math.min(MAX_ENGINE_TIMEOUT_S, Math.ceil(maxWaitMs / 1000)) };
+      const body = { ...requestBody(inputs, requestKeys), timeout: Math.min(MAX_ENGINE_TIMEOUT_S, Math.ceil(maxWaitMs / 1000)) };
       const token = clientToken(ctx.urn, type, body);
       let job = await ctx.client.jobs.start(type, { ...body, clientToken: token }, { signal: ctx.signal });
       if (job.status === "complete") {
@@ -178,7 +181,7 @@ export function jobResource(spec: JobResourceSpec): ResourceHandler {
         throw new Error(`job ${id} is a ${job.type} job, not ${spec.jobTypes.map((t) => `a ${t}`).join(" or ")} job; import the resource type that made it`);
       }
       const known = Object.keys(inputs).length ? inputs : state;
-      const readInputs = compact({ ...inputsFromParameters(job.parameters, spec.requestKeys), timeouts: known.timeouts });
+      const readInputs = compact({ ...inputsFromParameters(job.parameters, requestKeys), timeouts: known.timeouts });
       if (job.status !== "complete") return { id, inputs: readInputs, outputs: outputsOf(readInputs, job) };
       const found = await inspect(id, ctx);
       if (!found.present) return undefined; // removed out of band: the resource is gone
@@ -188,7 +191,7 @@ export function jobResource(spec: JobResourceSpec): ResourceHandler {
     async update(id, state, news, ctx) {
       if (state.status === "complete") {
         // Only inputs that change no job (timeouts, overwriteOutput) update in place.
-        const computed = Object.fromEntries(Object.entries(state).filter(([k]) => !(k in news) && !spec.requestKeys.includes(k) && k !== "timeouts"));
+        const computed = Object.fromEntries(Object.entries(state).filter(([k]) => !(k in news) && !requestKeys.includes(k) && k !== "timeouts"));
         return compact({ ...computed, ...news });
       }
       // An earlier `up` stopped waiting (Ctrl-C, deadline, lost engine): wait for the same job now.

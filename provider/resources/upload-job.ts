@@ -3,22 +3,10 @@ import { jobResource } from "../jobs/job-resource";
 
 /** UploadJob: a disk uploaded to a cloud snapshot and image (IPS $upload). */
 export const uploadJobHandler = jobResource({
+  token: "imageport:index:UploadJob",
   noun: "upload",
   jobType: () => "upload",
   jobTypes: ["upload"],
-  requestKeys: [
-    "platform",
-    "inputStorageLocation",
-    "inputImageFilename",
-    "inputImageFormat",
-    "platformCredentialId",
-    "region",
-    "targetSnapshotName",
-    "createAmi",
-    "amiName",
-    "resourceLocationId",
-    "tags",
-  ],
   check(inputs) {
     const failures: CheckFailure[] = [];
     if (inputs.platform === "aws" && inputs.region === undefined) {
