@@ -1,7 +1,7 @@
 import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import { DescribeImagesCommand, DescribeSnapshotsCommand } from "@aws-sdk/client-ec2";
+import { DescribeImagesCommand, DescribeSnapshotsCommand, RunInstancesCommand, TerminateInstancesCommand } from "@aws-sdk/client-ec2";
 import { makeSparseDisk, tempDir } from "../helpers/disks";
 import { EngineProcess } from "../helpers/engine-process";
 import { EBS_BLOCK, rawOracle, snapshotContent } from "../helpers/aws-world";
@@ -60,6 +60,23 @@ describe("UploadJob: a disk becomes an EBS snapshot and an AMI, and destroy remo
   it("previews and refreshes without changes", async () => {
     await project.ok(["preview", "--expect-no-changes"]);
     await project.ok(["refresh", "--yes", "--expect-no-changes"]);
+  });
+
+  it("destroy refuses while an instance runs from the AMI, naming it, and removes nothing", async () => {
+    const { amiId } = await project.outputs();
+    const run = await moto.ec2.send(new RunInstancesCommand({ ImageId: amiId as string, MinCount: 1, MaxCount: 1, InstanceType: "t3.micro" }));
+    const instanceId = run.Instances![0].InstanceId!;
+    try {
+      const destroy = await project.run(["destroy", "--yes"]);
+      assert.notEqual(destroy.code, 0);
+      assert.match(destroy.output, /IMAGE_IN_USE/);
+      assert.match(destroy.output, new RegExp(`${amiId} is still used by 1 instance\\(s\\) in ${MOTO_REGION}: ${instanceId}`));
+      const { Images = [] } = await moto.ec2.send(new DescribeImagesCommand({ Owners: ["self"] }));
+      assert.ok(Images.some((i) => i.ImageId === amiId), "the AMI is still there");
+      assert.ok((await project.resources()).some((r) => r.type === "imageport:index:UploadJob"), "and still in state");
+    } finally {
+      await moto.ec2.send(new TerminateInstancesCommand({ InstanceIds: [instanceId] }));
+    }
   });
 
   it("destroy deregisters the AMI and deletes the snapshot", async () => {

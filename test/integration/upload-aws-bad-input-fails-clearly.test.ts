@@ -1,8 +1,7 @@
 // Bad $upload requests for AWS: what can be known at submission is a 400 naming the field;
 // what only the connector can see (the endpoint) fails the job with a clear code.
 // A wrong secret key cannot be tested here: moto accepts any key pair (real AWS answers
-// AuthFailure / SignatureDoesNotMatch, mapped to SHARE_ACCESS_DENIED until the engine has
-// PLATFORM_ACCESS_DENIED).
+// AuthFailure / SignatureDoesNotMatch, mapped to PLATFORM_ACCESS_DENIED).
 
 import * as assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
@@ -56,13 +55,13 @@ describe("upload to AWS: bad input fails clearly", function () {
     assert.equal(res.json.error.code, "PLATFORM_NOT_SUPPORTED");
   });
 
-  it("an unreachable endpoint fails the job with SHARE_UNREACHABLE naming the endpoint, and the secret key appears nowhere", async () => {
+  it("an unreachable endpoint fails the job with PLATFORM_UNREACHABLE naming the endpoint, and the secret key appears nowhere", async () => {
     const closedPort = await freePort();
     process.env.IMAGEPORT_AWS_ENDPOINT_URL = `http://127.0.0.1:${closedPort}`;
     try {
       const job = await aws.world.run("upload", body);
       assert.equal(job.status, "failed");
-      assert.equal(job.error?.code, "SHARE_UNREACHABLE");
+      assert.equal(job.error?.code, "PLATFORM_UNREACHABLE");
       assert.match(job.error!.message, new RegExp(`127\\.0\\.0\\.1:${closedPort}.*IMAGEPORT_AWS_ENDPOINT_URL`));
       assert.equal(job.steps.find((s) => s.name === "validate")?.status, "failed");
       assert.ok(!JSON.stringify(job).includes(MOTO_KEYS.secretAccessKey));

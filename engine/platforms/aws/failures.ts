@@ -1,14 +1,6 @@
-// AWS errors as engine failures. The engine has no platform codes yet: each AWS failure maps to
-// the planned code's nearest existing one (PLANNED says which), so adding the codes is one edit.
+// AWS errors as engine failures: unreachable, refused credentials or permissions, anything else.
 
-import { EngineError, EngineErrorCode, jobFailure } from "../../errors";
-
-/** The codes these failures should carry once engine/errors.ts has them -> the nearest today. */
-const PLANNED = {
-  PLATFORM_UNREACHABLE: "SHARE_UNREACHABLE",
-  PLATFORM_ACCESS_DENIED: "SHARE_ACCESS_DENIED",
-  PLATFORM_REQUEST_FAILED: "SHARE_WRITE_FAILED",
-} as const satisfies Record<string, EngineErrorCode>;
+import { EngineError, jobFailure } from "../../errors";
 
 const ACCESS_DENIED = new Set([
   "AuthFailure",
@@ -49,25 +41,25 @@ export function awsFailure(call: string, what: string, region: string, endpoint:
   const where = endpoint ? `endpoint ${endpoint} (IMAGEPORT_AWS_ENDPOINT_URL)` : `AWS region ${region}`;
   if (code && (NETWORK.has(code) || isNetworkError(error))) {
     return jobFailure(
-      PLANNED.PLATFORM_UNREACHABLE,
+      "PLATFORM_UNREACHABLE",
       `AWS could not be reached for ${call} (${what}) at ${where}: ${reason}. Check the network, the region` +
         (endpoint ? " and IMAGEPORT_AWS_ENDPOINT_URL." : ", and any proxy settings."),
       error,
     );
   }
   if (isNetworkError(error)) {
-    return jobFailure(PLANNED.PLATFORM_UNREACHABLE, `AWS could not be reached for ${call} (${what}) at ${where}: ${reason}.`, error);
+    return jobFailure("PLATFORM_UNREACHABLE", `AWS could not be reached for ${call} (${what}) at ${where}: ${reason}.`, error);
   }
   if (code && ACCESS_DENIED.has(code)) {
     return jobFailure(
-      PLANNED.PLATFORM_ACCESS_DENIED,
+      "PLATFORM_ACCESS_DENIED",
       `AWS refused ${call} (${what}) in ${region} with ${code}: ${reason}. Check the Aws credential named by ` +
         `platformCredentialId (access key, secret key, session token) and that its IAM policy allows ${call}.`,
       error,
     );
   }
   return jobFailure(
-    PLANNED.PLATFORM_REQUEST_FAILED,
+    "PLATFORM_REQUEST_FAILED",
     `AWS ${call} (${what}) failed in ${region}${code ? ` with ${code}` : ""}: ${reason}.`,
     error,
   );
