@@ -23,6 +23,20 @@ export interface UploadJobArgs {
   createAmi?: pulumi.Input<boolean>;
   /** The AMI's name. */
   amiName?: pulumi.Input<string>;
+  /** Azure: the subscription (a GUID); required for `azure`. */
+  subscriptionId?: pulumi.Input<string>;
+  /** Azure: the existing resource group for the managed disk (and image); required for `azure`. */
+  resourceGroup?: pulumi.Input<string>;
+  /** Azure: the managed disk's name (default `imageport-<jobId>`). */
+  targetDiskName?: pulumi.Input<string>;
+  /** Azure: also create a managed image from the disk (default false). */
+  createImage?: pulumi.Input<boolean>;
+  /** Azure: the managed image's name (default: targetDiskName); only with createImage. */
+  imageName?: pulumi.Input<string>;
+  /** Azure: the disk's OS type (default `Windows`). */
+  osType?: pulumi.Input<"Windows" | "Linux">;
+  /** Azure: `V1` (default) or `V2`. */
+  hyperVGeneration?: pulumi.Input<"V1" | "V2">;
   /** The resource location whose connectors run the job (default `local`). */
   resourceLocationId?: pulumi.Input<string>;
   /** Labels for the job, the snapshot and the AMI. */
@@ -41,11 +55,18 @@ const INPUTS = [
   "targetSnapshotName",
   "createAmi",
   "amiName",
+  "subscriptionId",
+  "resourceGroup",
+  "targetDiskName",
+  "createImage",
+  "imageName",
+  "osType",
+  "hyperVGeneration",
   "resourceLocationId",
   "tags",
   "timeouts",
 ] as const;
-const OUTPUTS = ["jobId", "status", "snapshotId", "amiId", "targetId", "volumeSizeGiB", "blocksWritten", "sizeBytes", "virtualSizeBytes", "sha256", "warnings"] as const;
+const OUTPUTS = ["jobId", "status", "snapshotId", "amiId", "diskId", "imageId", "targetId", "volumeSizeGiB", "blocksWritten", "sizeBytes", "virtualSizeBytes", "sha256", "warnings"] as const;
 
 /**
  * A disk uploaded to a cloud (IPS `$upload`): on AWS an EBS snapshot with only the blocks that
@@ -71,6 +92,13 @@ export class UploadJob extends pulumi.CustomResource {
   declare readonly targetSnapshotName: pulumi.Output<string | undefined>;
   declare readonly createAmi: pulumi.Output<boolean | undefined>;
   declare readonly amiName: pulumi.Output<string | undefined>;
+  declare readonly subscriptionId: pulumi.Output<string | undefined>;
+  declare readonly resourceGroup: pulumi.Output<string | undefined>;
+  declare readonly targetDiskName: pulumi.Output<string | undefined>;
+  declare readonly createImage: pulumi.Output<boolean | undefined>;
+  declare readonly imageName: pulumi.Output<string | undefined>;
+  declare readonly osType: pulumi.Output<"Windows" | "Linux" | undefined>;
+  declare readonly hyperVGeneration: pulumi.Output<"V1" | "V2" | undefined>;
   declare readonly resourceLocationId: pulumi.Output<string | undefined>;
   declare readonly tags: pulumi.Output<Record<string, string> | undefined>;
   declare readonly timeouts: pulumi.Output<JobTimeouts | undefined>;
@@ -81,7 +109,11 @@ export class UploadJob extends pulumi.CustomResource {
   declare readonly snapshotId: pulumi.Output<string>;
   /** The AMI registered from the snapshot (unless createAmi is false). */
   declare readonly amiId: pulumi.Output<string | undefined>;
-  /** The AMI id, else the snapshot id. */
+  /** Azure: the managed disk's ARM id. */
+  declare readonly diskId: pulumi.Output<string | undefined>;
+  /** Azure: the managed image's ARM id (with createImage). */
+  declare readonly imageId: pulumi.Output<string | undefined>;
+  /** What the upload produced for MCS: the AMI (else the snapshot) on AWS, the image (else the disk) on Azure. */
   declare readonly targetId: pulumi.Output<string>;
   declare readonly volumeSizeGiB: pulumi.Output<number>;
   /** 512 KiB blocks sent: only blocks holding data. */

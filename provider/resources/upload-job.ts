@@ -9,8 +9,9 @@ export const uploadJobHandler = jobResource({
   jobTypes: ["upload"],
   check(inputs) {
     const failures: CheckFailure[] = [];
-    if (inputs.platform === "aws" && inputs.region === undefined) {
-      failures.push({ property: "region", reason: "region is required for platform aws (e.g. us-east-1)" });
+    const required: Record<string, string[]> = { aws: ["region"], azure: ["region", "subscriptionId", "resourceGroup"] };
+    for (const key of required[inputs.platform as string] ?? []) {
+      if (inputs[key] === undefined) failures.push({ property: key, reason: `${key} is required for platform ${inputs.platform}` });
     }
     if (inputs.createAmi === false && inputs.amiName !== undefined) {
       failures.push({ property: "amiName", reason: "amiName names the AMI, but createAmi is false; remove one of them" });
@@ -20,6 +21,8 @@ export const uploadJobHandler = jobResource({
   outputs: (a) => ({
     snapshotId: a.snapshotId,
     amiId: a.amiId,
+    diskId: a.diskId,
+    imageId: a.imageId,
     targetId: a.targetId,
     volumeSizeGiB: a.volumeSizeGiB,
     blocksWritten: a.blocksWritten,
