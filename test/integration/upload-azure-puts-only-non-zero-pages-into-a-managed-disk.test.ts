@@ -3,11 +3,11 @@
 // the managed disk's page blob; the disk ends Unattached and an image is made from it.
 
 import * as assert from "node:assert/strict";
-import { copyFileSync, promises as fs } from "node:fs";
+import { copyFileSync, promises as fs, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { execFileSync } from "node:child_process";
 import { makeSparseDisk } from "../helpers/disks";
-import { AzureWorld, blobContent, expectedPuts, LOCATION, rawContent, RESOURCE_GROUP, sha256, startAzureWorld, SUBSCRIPTION_ID } from "../helpers/azure-world";
+import { AZURE_SECRET, AzureWorld, blobContent, expectedPuts, LOCATION, rawContent, RESOURCE_GROUP, sha256, startAzureWorld, SUBSCRIPTION_ID } from "../helpers/azure-world";
 
 const MIB = 1024 * 1024;
 
@@ -100,6 +100,13 @@ describe("upload to Azure: only non-zero pages reach the managed disk, and an im
     assert.equal(a.pageRangesWritten, held.puts.length);
     assert.ok(sent < 10 * MIB, `zero ranges were not sent (${sent} bytes of ${64 * MIB})`);
     console.log(`      ${held.puts.length} Put Page (${sent} bytes) for a 64 MiB VHDX over SMB in ${elapsedMs} ms`);
+
+    // Neither the client secret nor the write SAS is in the job or the engine log.
+    const log = readFileSync(join(world.engine.dataDir, "logs", "imageportd.log"), "utf8");
+    for (const text of [JSON.stringify(job), log]) {
+      assert.ok(!text.includes(AZURE_SECRET.clientSecret), "no client secret");
+      assert.ok(!/sig=/i.test(text), "no SAS signature");
+    }
 
     // The image: from the disk, generalized.
     const image = arm.images.get(a.imageId.toLowerCase())!;

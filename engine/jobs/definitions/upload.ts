@@ -60,7 +60,8 @@ const AMI_NAME_PATTERN = "^[A-Za-z0-9 ()\\[\\]./'@_-]{3,128}$";
 
 /**
  * IPS $upload: a disk on a share uploaded to a cloud snapshot, then (AWS) registered as the AMI
- * MCS consumes. AWS is implemented (EBS direct API); Azure and GCP are validated, then refused.
+ * MCS consumes. AWS (EBS direct API) and Azure (managed-disk direct upload, upload-azure.ts)
+ * are implemented; GCP is validated, then refused.
  */
 export const uploadJob: JobDefinition<UploadParams> = {
   type: "upload",
