@@ -48,9 +48,9 @@ describe("upload to AWS: bad input fails clearly", function () {
     assert.match(res.json.error.fields[0].message, /Aws credential.*UsernamePassword/);
   });
 
-  it("azure stays refused with PLATFORM_NOT_SUPPORTED", async () => {
+  it("gcp stays refused with PLATFORM_NOT_SUPPORTED", async () => {
     const { region: _, ...rest } = body;
-    const res = await aws.world.submit("upload", { ...rest, platform: "azure" });
+    const res = await aws.world.submit("upload", { ...rest, platform: "gcp" });
     assert.equal(res.status, 400);
     assert.equal(res.json.error.code, "PLATFORM_NOT_SUPPORTED");
   });

@@ -4,7 +4,10 @@ import { ResolveContext, RunContext, SubmitContext } from "../definition";
 import { JobType } from "../model";
 import { commonProperties, objectSchema, storageLocation } from "../schemas";
 import { checkLocationFields, LocationParam, TransferParams } from "../storage-fields";
-import { CloudResourceRef, openAwsClients, AwsClients } from "../../platforms/aws";
+import { checkRegionReachable, describeResource, openAwsClients, removalOrder, removeResource } from "../../platforms/aws";
+import type { CloudResourceRef as AwsResourceRef } from "../../platforms/aws";
+import { azureRemovalOrder, describeAzureResource, openArmClient, removeAzureResource } from "../../platforms/azure";
+import type { AzureResourceRef } from "../../platforms/azure";
 import { propertiesFileName } from "./publish";
 
 // $delete and $inspect act on files: named directly ({storageLocation, filenames}) or as the
@@ -19,10 +22,67 @@ export interface ArtifactFilesParams {
   resourceLocationId?: string;
 }
 
+/** One resource an upload job made: kind and id as its platform names them. */
+export interface CloudResourceRef {
+  /** aws: "snapshot" | "image"; azure: "disk" | "image". */
+  kind: string;
+  /** aws: the snapshot or AMI id; azure: the ARM resource id. */
+  id: string;
+}
+
+/** The cloud calls $inspect and $delete need, the same for every platform. */
+export interface CloudSession {
+  /** A first call that proves the endpoint answers and accepts the credential. */
+  probe(signal: AbortSignal): Promise<void>;
+  describe(ref: CloudResourceRef, signal: AbortSignal): Promise<{ exists: boolean; state?: string }>;
+  /** False when it was already gone. */
+  remove(ref: CloudResourceRef, signal: AbortSignal): Promise<boolean>;
+  /** The order removals must go in (what uses a resource before the resource). */
+  removalOrder<T extends CloudResourceRef>(refs: readonly T[]): T[];
+  destroy(): void;
+}
+
+type CloudPlatform = "aws" | "azure";
+
+/** Per platform: the credential type it needs and how to open a session for a job. */
+const CLOUD_PLATFORMS: Record<CloudPlatform, { credentialType: string; open(p: CloudArtifactParams, ctx: RunContext): CloudSession }> = {
+  aws: {
+    credentialType: "Aws",
+    open(p, ctx) {
+      const clients = openAwsClients(ctx.credential(p.platformCredentialId), p.region);
+      return {
+        probe: (signal) => checkRegionReachable(clients, signal),
+        describe: (ref, signal) => describeResource(clients, ref as AwsResourceRef, signal),
+        remove: (ref, signal) => removeResource(clients, ref as AwsResourceRef, signal),
+        removalOrder: (refs) => removalOrder(refs as never) as never,
+        destroy: () => clients.destroy(),
+      };
+    },
+  },
+  azure: {
+    credentialType: "Azure",
+    open(p, ctx) {
+      const arm = openArmClient(ctx.credential(p.platformCredentialId));
+      return {
+        probe: (signal) => arm.probe(signal),
+        describe: async (ref, signal) => {
+          const { exists, state } = await describeAzureResource(arm, ref as AzureResourceRef, signal);
+          return state !== undefined ? { exists, state } : { exists };
+        },
+        remove: (ref, signal) => removeAzureResource(arm, ref as AzureResourceRef, signal),
+        removalOrder: (refs) => azureRemovalOrder(refs as never) as never,
+        destroy: () => undefined,
+      };
+    },
+  },
+};
+
+const isCloudPlatform = (value: unknown): value is CloudPlatform => typeof value === "string" && Object.hasOwn(CLOUD_PLATFORMS, value);
+
 /** The stored parameters naming the cloud resources of a complete upload job (jobId form only). */
 export interface CloudArtifactParams {
   jobId: string;
-  platform: "aws";
+  platform: CloudPlatform;
   region: string;
   platformCredentialId: string;
   cloudResources: CloudResourceRef[];
@@ -62,7 +122,7 @@ export function artifactFilesBody(verb: string, releases: string): object {
           maxLength: 64,
           description:
             `A complete ${TYPES_WITH_OUTPUTS} job whose outputs to ${verb} (for publish jobs: the vDisk and its properties file; ` +
-            "for upload jobs: its AMI and snapshot, through the job's platformCredentialId unless one is given here). " +
+            "for upload jobs: its cloud resources (aws: AMI and snapshot; azure: image and disk), through the job's platformCredentialId unless one is given here). " +
             "Resolved at submission into storageLocation and filenames. Not with storageLocation/filenames. " +
             "The job runs in that job's resource location unless resourceLocationId says otherwise.",
         },
@@ -131,13 +191,13 @@ function resolveCloudResources(
   resourceLocationId: string,
 ): CloudArtifactParams {
   const refs = Array.isArray(artifacts.cloudResources) ? (artifacts.cloudResources as CloudResourceRef[]) : [];
-  if (artifacts.platform !== "aws" || typeof artifacts.region !== "string" || refs.length === 0) {
+  if (!isCloudPlatform(artifacts.platform) || typeof artifacts.region !== "string" || refs.length === 0) {
     throw jobIdProblem(`names upload job '${jobId}', which recorded no cloud resources (it ran on an engine without cloudResources artifacts)`);
   }
   const given = (p as { platformCredentialId?: string }).platformCredentialId;
   return {
     jobId,
-    platform: "aws",
+    platform: artifacts.platform,
     region: artifacts.region,
     platformCredentialId: given ?? String(params.platformCredentialId),
     cloudResources: refs.map(({ kind, id }) => ({ kind, id })),
@@ -148,16 +208,17 @@ function resolveCloudResources(
 /** Submission checks of the stored form; problems of a resolved location are reported under jobId. */
 export async function checkArtifacts(p: ArtifactParams, ctx: SubmitContext): Promise<FieldError[]> {
   if (!isCloudArtifacts(p)) return checkArtifactFiles(p, ctx);
+  const wanted = CLOUD_PLATFORMS[p.platform].credentialType;
   const type = await ctx.credentialType(p.platformCredentialId);
   if (type === undefined) {
-    return [{ field: "platformCredentialId", message: `names credential '${p.platformCredentialId}' (the one upload job '${p.jobId}' used unless given), which does not exist; create it again or name another Aws credential` }];
+    return [{ field: "platformCredentialId", message: `names credential '${p.platformCredentialId}' (the one upload job '${p.jobId}' used unless given), which does not exist; create it again or name another ${wanted} credential` }];
   }
-  if (type !== "Aws") return [{ field: "platformCredentialId", message: `must name an Aws credential; '${p.platformCredentialId}' is of type ${type}` }];
+  if (type !== wanted) return [{ field: "platformCredentialId", message: `must name an ${wanted} credential; '${p.platformCredentialId}' is of type ${type}` }];
   return [];
 }
 
-export function openCloudClients(p: CloudArtifactParams, ctx: RunContext): AwsClients {
-  return openAwsClients(ctx.credential(p.platformCredentialId), p.region);
+export function openCloudSession(p: CloudArtifactParams, ctx: RunContext): CloudSession {
+  return CLOUD_PLATFORMS[p.platform].open(p, ctx);
 }
 
 async function checkArtifactFiles(p: ArtifactFilesParams, ctx: SubmitContext): Promise<FieldError[]> {

@@ -1,4 +1,3 @@
-import { checkRegionReachable, removeResource, removalOrder } from "../../platforms/aws";
 import { JobDefinition, RunContext } from "../definition";
 import {
   ArtifactParams,
@@ -7,7 +6,7 @@ import {
   CloudArtifactParams,
   isCloudArtifacts,
   openArtifactStorage,
-  openCloudClients,
+  openCloudSession,
   resolveArtifactFiles,
   ArtifactFilesParams,
 } from "./artifact-files";
@@ -56,14 +55,14 @@ async function deleteFiles(p: ArtifactFilesParams, ctx: RunContext): Promise<voi
 }
 
 async function deleteCloudResources(p: CloudArtifactParams, ctx: RunContext): Promise<void> {
-  const clients = openCloudClients(p, ctx);
+  const cloud = openCloudSession(p, ctx);
   try {
-    await ctx.step("validate", () => checkRegionReachable(clients, ctx.signal));
+    await ctx.step("validate", () => cloud.probe(ctx.signal));
     const results = await ctx.step("remove", async (progress) => {
       const done: Array<{ kind: string; id: string; removed: boolean }> = [];
-      const ordered = removalOrder(p.cloudResources);
+      const ordered = cloud.removalOrder(p.cloudResources);
       for (const [i, ref] of ordered.entries()) {
-        const removed = await removeResource(clients, ref, ctx.signal);
+        const removed = await cloud.remove(ref, ctx.signal);
         if (!removed) ctx.warn("RESOURCE_ALREADY_GONE", `The ${ref.kind} ${ref.id} was not found in ${p.region}; nothing to delete.`);
         done.push({ kind: ref.kind, id: ref.id, removed });
         progress((i + 1) / ordered.length);
@@ -72,6 +71,6 @@ async function deleteCloudResources(p: CloudArtifactParams, ctx: RunContext): Pr
     });
     ctx.setArtifacts({ platform: p.platform, region: p.region, cloudResources: results });
   } finally {
-    clients.destroy();
+    cloud.destroy();
   }
 }

@@ -1,4 +1,3 @@
-import { checkRegionReachable, describeResource } from "../../platforms/aws";
 import { JobDefinition, RunContext } from "../definition";
 import {
   ArtifactFilesParams,
@@ -8,7 +7,7 @@ import {
   CloudArtifactParams,
   isCloudArtifacts,
   openArtifactStorage,
-  openCloudClients,
+  openCloudSession,
   resolveArtifactFiles,
 } from "./artifact-files";
 
@@ -24,7 +23,8 @@ export interface InspectedFile {
 
 /** One cloud resource (an upload job's snapshot or AMI) as an inspect job found it. */
 export interface InspectedCloudResource {
-  kind: "snapshot" | "image";
+  /** aws: "snapshot" | "image"; azure: "disk" | "image". */
+  kind: string;
   id: string;
   exists: boolean;
   /** The snapshot's or AMI's state, when it exists. */
@@ -70,13 +70,13 @@ async function inspectFiles(p: ArtifactFilesParams, ctx: RunContext): Promise<vo
 }
 
 async function inspectCloudResources(p: CloudArtifactParams, ctx: RunContext): Promise<void> {
-  const clients = openCloudClients(p, ctx);
+  const cloud = openCloudSession(p, ctx);
   try {
-    await ctx.step("validate", () => checkRegionReachable(clients, ctx.signal));
+    await ctx.step("validate", () => cloud.probe(ctx.signal));
     const cloudResources = await ctx.step("stat", async (progress) => {
       const found: InspectedCloudResource[] = [];
       for (const [i, ref] of p.cloudResources.entries()) {
-        const { exists, state } = await describeResource(clients, ref, ctx.signal);
+        const { exists, state } = await cloud.describe(ref, ctx.signal);
         found.push(state !== undefined ? { kind: ref.kind, id: ref.id, exists, state } : { kind: ref.kind, id: ref.id, exists });
         progress((i + 1) / p.cloudResources.length);
       }
@@ -84,7 +84,7 @@ async function inspectCloudResources(p: CloudArtifactParams, ctx: RunContext): P
     });
     ctx.setArtifacts({ platform: p.platform, region: p.region, cloudResources });
   } finally {
-    clients.destroy();
+    cloud.destroy();
   }
 }
 

@@ -16,10 +16,11 @@ import {
   writeSnapshot,
 } from "../../platforms/aws";
 import { JobDefinition, RunContext, SubmitContext } from "../definition";
+import { AzureUploadFields, azureOnlyFieldErrors, azureUploadProperties, checkAzureFields, runAzureUpload } from "./upload-azure";
 import { commonProperties, inputProperties, objectSchema } from "../schemas";
 import { checkInputFormat, checkLocalInputExists, checkPlatformCredential, checkStorageFields, inputFormat, LocationParam } from "../storage-fields";
 
-export interface UploadParams {
+export interface UploadParams extends AzureUploadFields {
   platform: "aws" | "azure" | "gcp";
   inputStorageLocation: LocationParam;
   inputImageFilename: string;
@@ -52,12 +53,15 @@ export interface AwsUploadArtifacts {
   cloudResources: Array<CloudResourceRef & { region: string }>;
 }
 
-const REGION_PATTERN = "^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$";
+/** Any platform's region name; each platform checks its own form (AWS: AWS_REGION). */
+const REGION_PATTERN = "^[a-z][a-z0-9-]{1,39}$";
+const AWS_REGION = /^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$/;
 const AMI_NAME_PATTERN = "^[A-Za-z0-9 ()\\[\\]./'@_-]{3,128}$";
 
 /**
  * IPS $upload: a disk on a share uploaded to a cloud snapshot, then (AWS) registered as the AMI
- * MCS consumes. AWS is implemented (EBS direct API); Azure and GCP are validated, then refused.
+ * MCS consumes. AWS (EBS direct API) and Azure (managed-disk direct upload, upload-azure.ts)
+ * are implemented; GCP is validated, then refused.
  */
 export const uploadJob: JobDefinition<UploadParams> = {
   type: "upload",
@@ -67,11 +71,12 @@ export const uploadJob: JobDefinition<UploadParams> = {
       ...commonProperties,
       ...inputProperties,
       platform: { type: "string", enum: ["aws", "azure", "gcp"] },
-      region: { type: "string", pattern: REGION_PATTERN, description: "aws: the AWS region, e.g. us-east-1 (required for aws)." },
+      region: { type: "string", pattern: REGION_PATTERN, description: "aws: the AWS region, e.g. us-east-1; azure: the location, e.g. eastus (required)." },
       targetDiskName: { type: "string", minLength: 1, maxLength: 255, description: "azure, gcp only." },
       targetSnapshotName: { type: "string", minLength: 1, maxLength: 255, description: "aws: the snapshot's Description and Name tag." },
       createAmi: { type: "boolean", description: "aws: register an AMI from the snapshot; default true." },
       amiName: { type: "string", pattern: AMI_NAME_PATTERN, description: "aws: the AMI's name; default targetSnapshotName, else imageport-<jobId>." },
+      ...azureUploadProperties,
     },
     ["platform", "inputStorageLocation", "inputImageFilename", "platformCredentialId"],
   ),
@@ -80,13 +85,13 @@ export const uploadJob: JobDefinition<UploadParams> = {
       ...(await checkStorageFields("input", p.inputStorageLocation, p.inputImageFilename, ctx)),
       ...checkInputFormat(p.inputImageFilename, p.inputImageFormat),
       ...checkLocalInputExists(p.inputStorageLocation, p.inputImageFilename, ctx),
-      ...(p.platform === "aws" ? await checkAwsFields(p, ctx) : await checkPlatformCredential(p.platformCredentialId, ctx)),
+      ...(await PLATFORM_CHECKS[p.platform](p, ctx)),
     ];
   },
   unsupported: (p) =>
-    p.platform === "aws"
+    p.platform in PLATFORM_RUNS
       ? []
-      : [{ field: "platform", message: `'${p.platform}' has no driver in this engine yet (aws is implemented); the azure and gcp drivers are planned` }],
+      : [{ field: "platform", message: `'${p.platform}' has no driver in this engine yet (${Object.keys(PLATFORM_RUNS).join(", ")} are implemented)` }],
   refusalCode: "PLATFORM_NOT_SUPPORTED",
   steps: () => [
     { name: "validate", weight: 2 },
@@ -94,7 +99,18 @@ export const uploadJob: JobDefinition<UploadParams> = {
     { name: "upload", weight: 80 },
     { name: "register", weight: 10 },
   ],
-  run: runAwsUpload,
+  run: (p, ctx) => PLATFORM_RUNS[p.platform]!(p, ctx),
+};
+
+/** Per platform: the submission checks of its fields, and its run. */
+const PLATFORM_CHECKS: Record<UploadParams["platform"], (p: UploadParams, ctx: SubmitContext) => Promise<FieldError[]>> = {
+  aws: checkAwsFields,
+  azure: checkAzureFields,
+  gcp: (p, ctx) => checkPlatformCredential(p.platformCredentialId, ctx),
+};
+const PLATFORM_RUNS: Partial<Record<UploadParams["platform"], (p: UploadParams, ctx: RunContext) => Promise<void>>> = {
+  aws: runAwsUpload,
+  azure: runAzureUpload,
 };
 
 async function checkAwsFields(p: UploadParams, ctx: SubmitContext): Promise<FieldError[]> {
@@ -106,6 +122,8 @@ async function checkAwsFields(p: UploadParams, ctx: SubmitContext): Promise<Fiel
     errors.push({ field: "platformCredentialId", message: `must name an Aws credential (accessKeyId, secretAccessKey) for platform aws; '${p.platformCredentialId}' is of type ${type}` });
   }
   if (p.region === undefined) errors.push({ field: "region", message: "is required for platform aws: the AWS region to upload to, e.g. us-east-1" });
+  else if (!AWS_REGION.test(p.region)) errors.push({ field: "region", message: `'${p.region}' is not an AWS region name, e.g. us-east-1` });
+  errors.push(...azureOnlyFieldErrors(p));
   if (p.targetDiskName !== undefined) {
     errors.push({ field: "targetDiskName", message: "applies to azure and gcp only; for aws name the snapshot with targetSnapshotName and the AMI with amiName" });
   }

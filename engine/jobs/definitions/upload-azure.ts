@@ -1,0 +1,239 @@
+// $upload with platform "azure": the disk becomes a fixed VHD, goes into a new managed disk
+// through the direct-upload flow (PUT disk Upload -> beginGetAccess -> Put Page -> endGetAccess)
+// and, when asked, a managed image is made from it. The fields, their checks and the run.
+
+import { FieldError, jobFailure } from "../../errors";
+import { openStorage } from "../../platforms";
+import {
+  ArmClient,
+  AzureResourceRef,
+  azureRemovalOrder,
+  beginWriteAccess,
+  checkResourceGroup,
+  createImage,
+  createUploadDisk,
+  describeAzureResource,
+  diskId,
+  endAccess,
+  getDisk,
+  imageId,
+  makeFixedVhd,
+  openArmClient,
+  removeAzureResource,
+  writePages,
+} from "../../platforms/azure";
+import { RunContext, SubmitContext } from "../definition";
+import { inputFormat } from "../storage-fields";
+import type { UploadParams } from "./upload";
+
+/** The body fields only azure uses (merged into the $upload schema). */
+export const azureUploadProperties = {
+  subscriptionId: { type: "string", description: "azure: the subscription (a GUID) that holds resourceGroup (required for azure)." },
+  resourceGroup: { type: "string", description: "azure: the resource group the disk (and image) are created in (required for azure)." },
+  createImage: { type: "boolean", description: "azure: also create a managed image from the uploaded disk; default false." },
+  imageName: { type: "string", description: "azure: the managed image's name; default targetDiskName. Only with createImage: true." },
+  osType: { type: "string", enum: ["Windows", "Linux"], description: "azure: the disk's (and image's) OS type; default Windows." },
+  hyperVGeneration: { type: "string", enum: ["V1", "V2"], description: "azure: the VM generation the disk boots in; default V1." },
+} as const;
+
+export interface AzureUploadFields {
+  subscriptionId?: string;
+  resourceGroup?: string;
+  createImage?: boolean;
+  imageName?: string;
+  osType?: "Windows" | "Linux";
+  hyperVGeneration?: "V1" | "V2";
+}
+
+/** What a complete Azure upload job records (additionalInfo.artifacts). */
+export interface AzureUploadArtifacts {
+  platform: "azure";
+  /** The location (e.g. eastus). */
+  region: string;
+  subscriptionId: string;
+  resourceGroup: string;
+  diskName: string;
+  diskId: string;
+  imageName?: string;
+  imageId?: string;
+  /** The image when one was created, else the disk (ARM ids). */
+  targetId: string;
+  /** The managed disk's size: N MiB, at least 20 MiB. */
+  diskSizeBytes: number;
+  /** The fixed VHD's size: diskSizeBytes + 512. */
+  uploadSizeBytes: number;
+  /** Put Page requests sent (each <= 4 MiB, only non-zero sectors). */
+  pageRangesWritten: number;
+  /** Bytes sent. */
+  sizeBytes: number;
+  virtualSizeBytes: number;
+  sha256: string;
+  cloudResources: Array<AzureResourceRef & { region: string }>;
+}
+
+const GUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+const LOCATION = /^[a-z][a-z0-9]{1,39}$/;
+const RESOURCE_GROUP = /^[-\w.()]{0,89}[-\w()]$/;
+/** Disk and image names: 1..80 of letters, digits, _ . -; starting alphanumeric, ending alphanumeric or _. */
+const RESOURCE_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,78}[A-Za-z0-9_])?$/;
+const TAG_NAME_FORBIDDEN = /[<>%&\\?/]/;
+const JOB_TAG = "imageport-jobId";
+
+export async function checkAzureFields(p: UploadParams, ctx: SubmitContext): Promise<FieldError[]> {
+  const errors: FieldError[] = [];
+  const type = await ctx.credentialType(p.platformCredentialId);
+  if (type === undefined) {
+    errors.push({ field: "platformCredentialId", message: `names credential '${p.platformCredentialId}', which does not exist; create an Azure credential (tenantId, clientId, clientSecret) with POST /ips/credentials` });
+  } else if (type !== "Azure") {
+    errors.push({ field: "platformCredentialId", message: `must name an Azure credential (tenantId, clientId, clientSecret) for platform azure; '${p.platformCredentialId}' is of type ${type}` });
+  }
+  if (p.region === undefined) errors.push({ field: "region", message: "is required for platform azure: the Azure location to create the disk in, e.g. eastus" });
+  else if (!LOCATION.test(p.region)) errors.push({ field: "region", message: `'${p.region}' is not an Azure location name (lowercase letters and digits, e.g. eastus, westeurope)` });
+  if (p.subscriptionId === undefined) errors.push({ field: "subscriptionId", message: "is required for platform azure: the subscription id (a GUID) that holds resourceGroup" });
+  else if (!GUID.test(p.subscriptionId)) errors.push({ field: "subscriptionId", message: "must be a subscription id, a GUID such as 00000000-0000-0000-0000-000000000000" });
+  if (p.resourceGroup === undefined) errors.push({ field: "resourceGroup", message: "is required for platform azure: the resource group to create the disk in" });
+  else if (!RESOURCE_GROUP.test(p.resourceGroup)) errors.push({ field: "resourceGroup", message: "must be 1..90 letters, digits, _ - . ( ), not ending with a period" });
+  if (p.targetDiskName !== undefined && !RESOURCE_NAME.test(p.targetDiskName)) {
+    errors.push({ field: "targetDiskName", message: "must be an Azure disk name: 1..80 letters, digits, _ . -, starting with a letter or digit and ending with a letter, digit or _" });
+  }
+  if (p.imageName !== undefined) {
+    if (p.createImage !== true) errors.push({ field: "imageName", message: "applies only with createImage: true (no image is created otherwise); set createImage or leave imageName out" });
+    else if (!RESOURCE_NAME.test(p.imageName)) errors.push({ field: "imageName", message: "must be an Azure image name: 1..80 letters, digits, _ . -, starting with a letter or digit and ending with a letter, digit or _" });
+  }
+  for (const field of ["targetSnapshotName", "createAmi", "amiName"] as const) {
+    if (p[field] !== undefined) errors.push({ field, message: "applies to aws only; for azure name the disk with targetDiskName and the image with imageName" });
+  }
+  const tags = Object.entries(p.tags ?? {});
+  if (tags.length > 49) errors.push({ field: "tags", message: `holds ${tags.length} tags; Azure allows 50 per resource and the engine adds ${JOB_TAG}` });
+  for (const [key, value] of tags) {
+    if (key.length > 512 || TAG_NAME_FORBIDDEN.test(key) || value.length > 256) {
+      errors.push({ field: `tags.${key}`, message: "is not a valid Azure tag (name at most 512 characters without < > % & \\ ? /, value at most 256)" });
+    }
+  }
+  return errors;
+}
+
+/** Azure-only fields sent with another platform: a 400 naming each. */
+export function azureOnlyFieldErrors(p: UploadParams): FieldError[] {
+  return (Object.keys(azureUploadProperties) as Array<keyof AzureUploadFields>)
+    .filter((f) => p[f] !== undefined)
+    .map((field) => ({ field, message: `applies to platform azure only; leave it out for ${p.platform}` }));
+}
+
+export async function runAzureUpload(p: UploadParams, ctx: RunContext): Promise<void> {
+  const { signal, workDir, jobId } = ctx;
+  const location = p.region!;
+  const group = { subscriptionId: p.subscriptionId!, resourceGroup: p.resourceGroup! };
+  const diskName = p.targetDiskName ?? `imageport-${jobId}`;
+  const wantImage = p.createImage ?? false;
+  const imageName = p.imageName ?? diskName;
+  const osType = p.osType ?? "Windows";
+  const hyperVGeneration = p.hyperVGeneration ?? "V1";
+  const tags = { ...p.tags, [JOB_TAG]: jobId };
+  const dId = diskId(group, diskName);
+  const iId = imageId(group, imageName);
+  const source = openStorage(p.inputStorageLocation.location, p.inputStorageLocation.credentialId ? ctx.credential(p.inputStorageLocation.credentialId) : undefined);
+  const arm = openArmClient(ctx.credential(p.platformCredentialId));
+  // What this attempt created, removed again unless the job completes.
+  const created: AzureResourceRef[] = [];
+  let completed = false;
+  try {
+    await ctx.step("validate", async () => {
+      await source.probe(signal);
+      if (!(await source.stat(p.inputImageFilename, signal))) {
+        throw jobFailure("SOURCE_DISK_NOT_FOUND", `The input disk '${p.inputImageFilename}' does not exist in ${source.uri}. Check inputImageFilename and inputStorageLocation.`);
+      }
+      await checkResourceGroup(arm, group, signal);
+      await refuseExisting(arm, { kind: "disk", id: dId }, jobId, "targetDiskName", signal);
+      if (wantImage) await refuseExisting(arm, { kind: "image", id: iId }, jobId, "imageName", signal);
+    });
+    const input = await ctx.step("fetch", (progress) =>
+      source.fetch(p.inputImageFilename, workDir, { signal, onProgress: (done, total) => progress(total ? done / total : 1) }),
+    );
+    try {
+      const format = inputFormat(p.inputImageFilename, p.inputImageFormat)!;
+      const { vhd, written } = await ctx.step("upload", async (progress) => {
+        // Conversion is the first fifth of the step, the pages the rest.
+        const vhd = await makeFixedVhd(input.path, format, workDir, signal, (f) => progress(f * 0.2));
+        try {
+          await createUploadDisk(arm, dId, { location, uploadSizeBytes: vhd.fileSize, osType, hyperVGeneration, tags }, signal);
+          created.push({ kind: "disk", id: dId });
+          const sasUrl = await beginWriteAccess(arm, dId, signal);
+          const written = await writePages({
+            path: vhd.path,
+            fileSize: vhd.fileSize,
+            extents: vhd.extents,
+            contentSize: vhd.contentSize,
+            sasUrl,
+            diskId: dId,
+            signal,
+            onProgress: (f) => progress(0.2 + f * 0.8),
+          });
+          await endAccess(arm, dId, signal);
+          const state = await getDisk(arm, dId, signal);
+          if (state.diskState !== "Unattached") {
+            throw jobFailure("SHARE_WRITE_FAILED", `Azure reports disk ${dId} as ${state.diskState ?? "missing"} after endGetAccess instead of Unattached; run the job again.`);
+          }
+          return { vhd: { contentSize: vhd.contentSize, diskSizeBytes: vhd.diskSizeBytes, fileSize: vhd.fileSize }, written };
+        } finally {
+          await vhd.release();
+        }
+      });
+      const madeImage = await ctx.step("register", async (progress) => {
+        if (!wantImage) return false;
+        await createImage(arm, iId, { location, diskId: dId, osType, hyperVGeneration, tags }, signal);
+        created.push({ kind: "image", id: iId });
+        progress(1);
+        return true;
+      });
+      const artifacts: AzureUploadArtifacts = {
+        platform: "azure",
+        region: location,
+        ...group,
+        diskName,
+        diskId: dId,
+        ...(madeImage ? { imageName, imageId: iId } : {}),
+        targetId: madeImage ? iId : dId,
+        diskSizeBytes: vhd.diskSizeBytes,
+        uploadSizeBytes: vhd.fileSize,
+        pageRangesWritten: written.rangesWritten,
+        sizeBytes: written.bytesWritten,
+        virtualSizeBytes: vhd.contentSize,
+        sha256: written.sha256,
+        cloudResources: created.map((r) => ({ ...r, region: location })),
+      };
+      ctx.setArtifacts({ ...artifacts });
+      completed = true;
+    } finally {
+      await input.release().catch(() => undefined);
+    }
+  } finally {
+    if (!completed && created.length > 0) await removeCreated(arm, created, ctx);
+  }
+}
+
+/**
+ * A disk or image of that name must not exist, unless an earlier attempt of this same job made
+ * it (the engine was restarted mid-upload): that one is removed and made again.
+ */
+async function refuseExisting(arm: ArmClient, ref: AzureResourceRef, jobId: string, field: string, signal: AbortSignal): Promise<void> {
+  const found = await describeAzureResource(arm, ref, signal);
+  if (!found.exists) return;
+  if (found.tags?.[JOB_TAG] === jobId) {
+    await removeAzureResource(arm, ref, signal);
+    return;
+  }
+  throw jobFailure("OUTPUT_EXISTS", `The ${ref.kind} ${ref.id} already exists. Choose another ${field}, or delete that ${ref.kind} in Azure.`);
+}
+
+/** Best effort: a failed or cancelled upload leaves no disk or image behind (or says which it left). */
+async function removeCreated(arm: ArmClient, created: AzureResourceRef[], ctx: RunContext): Promise<void> {
+  for (const ref of azureRemovalOrder(created)) {
+    try {
+      // The job's own signal may already be aborted: the cleanup gets its own deadline.
+      await removeAzureResource(arm, ref, AbortSignal.timeout(60_000));
+    } catch (error) {
+      ctx.warn("CLOUD_CLEANUP_FAILED", `The ${ref.kind} ${ref.id} this job created could not be removed (${(error as Error).message}); delete it in Azure.`);
+    }
+  }
+}

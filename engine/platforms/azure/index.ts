@@ -1,0 +1,25 @@
+// engine/platforms/azure: the Azure target (managed-disk direct upload -> optional managed image). Re-exports only.
+
+export { ARM_ENDPOINT_ENV, AUTHORITY_HOST_ENV, azureEndpoints } from "./settings";
+export type { AzureEndpoints } from "./settings";
+export { ArmClient, openArmClient } from "./arm";
+export { AzureCallError, azureFailure, isNotFound } from "./failures";
+export { azureDiskBytes, makeFixedVhd, MIN_DISK_BYTES } from "./fixed-vhd";
+export type { FixedVhd } from "./fixed-vhd";
+export {
+  beginWriteAccess,
+  checkResourceGroup,
+  createImage,
+  createUploadDisk,
+  diskId,
+  endAccess,
+  getDisk,
+  imageId,
+  DISKS_API_VERSION,
+  IMAGES_API_VERSION,
+} from "./managed-disk";
+export type { ResourceGroupRef, UploadDiskSpec } from "./managed-disk";
+export { DEFAULT_RANGES_IN_FLIGHT, MAX_PUT_PAGE, nonZeroRanges, PAGE, writePages } from "./page-writer";
+export type { WrittenPages } from "./page-writer";
+export { azureRemovalOrder, describeAzureResource, removeAzureResource } from "./resources";
+export type { AzureResourceKind, AzureResourceRef, AzureResourceState } from "./resources";
