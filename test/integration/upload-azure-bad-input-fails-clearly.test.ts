@@ -61,13 +61,13 @@ describe("upload to Azure: bad input fails clearly", function () {
     assert.deepEqual(fieldsOf(aws), ["platformCredentialId", "resourceGroup", "subscriptionId"]);
   });
 
-  it("a wrong client secret fails the job with SHARE_ACCESS_DENIED, and no secret appears in the job or the log", async () => {
+  it("a wrong client secret fails the job with PLATFORM_ACCESS_DENIED, and no secret appears in the job or the log", async () => {
     const wrong = "azure-wrong-secret-canary-51d0";
     const cred = await az.world.engine.api("POST", "/ips/credentials", { id: "azure-wrong", type: "Azure", ...AZURE_SECRET, clientSecret: wrong });
     assert.equal(cred.status, 201, cred.text);
     const job = await az.world.run("upload", { ...body, platformCredentialId: "azure-wrong" });
     assert.equal(job.status, "failed");
-    assert.equal(job.error?.code, "SHARE_ACCESS_DENIED");
+    assert.equal(job.error?.code, "PLATFORM_ACCESS_DENIED");
     assert.match(job.error!.message, /invalid_client.*AADSTS7000215/);
     assert.equal(job.steps.find((s) => s.name === "validate")?.status, "failed");
     const log = readFileSync(join(az.world.engine.dataDir, "logs", "imageportd.log"), "utf8");
@@ -77,10 +77,10 @@ describe("upload to Azure: bad input fails clearly", function () {
     }
   });
 
-  it("an unknown resource group fails with SHARE_PATH_NOT_FOUND naming it", async () => {
+  it("an unknown resource group fails with PLATFORM_NOT_FOUND naming it", async () => {
     const job = await az.world.run("upload", { ...body, resourceGroup: "rg-nowhere" });
     assert.equal(job.status, "failed");
-    assert.equal(job.error?.code, "SHARE_PATH_NOT_FOUND");
+    assert.equal(job.error?.code, "PLATFORM_NOT_FOUND");
     assert.match(job.error!.message, /ResourceGroupNotFound.*rg-nowhere/);
   });
 
@@ -94,13 +94,13 @@ describe("upload to Azure: bad input fails clearly", function () {
     assert.equal(az.arm.disk("taken")?.tags["imageport-jobId"], first.id, "the first job's disk is still there");
   });
 
-  it("an unreachable ARM endpoint fails the job with SHARE_UNREACHABLE naming the endpoint and its setting", async () => {
+  it("an unreachable ARM endpoint fails the job with PLATFORM_UNREACHABLE naming the endpoint and its setting", async () => {
     const closedPort = await freePort();
     process.env[ENV.arm] = `http://127.0.0.1:${closedPort}`;
     try {
       const job = await az.world.run("upload", body);
       assert.equal(job.status, "failed");
-      assert.equal(job.error?.code, "SHARE_UNREACHABLE");
+      assert.equal(job.error?.code, "PLATFORM_UNREACHABLE");
       assert.match(job.error!.message, new RegExp(`127\\.0\\.0\\.1:${closedPort}.*IMAGEPORT_AZURE_ARM_ENDPOINT`));
     } finally {
       process.env[ENV.arm] = az.arm.url;

@@ -172,7 +172,7 @@ export async function runAzureUpload(p: UploadParams, ctx: RunContext): Promise<
           await endAccess(arm, dId, signal);
           const state = await getDisk(arm, dId, signal);
           if (state.diskState !== "Unattached") {
-            throw jobFailure("SHARE_WRITE_FAILED", `Azure reports disk ${dId} as ${state.diskState ?? "missing"} after endGetAccess instead of Unattached; run the job again.`);
+            throw jobFailure("PLATFORM_REQUEST_FAILED", `Azure reports disk ${dId} as ${state.diskState ?? "missing"} after endGetAccess instead of Unattached; run the job again.`);
           }
           return { vhd: { contentSize: vhd.contentSize, diskSizeBytes: vhd.diskSizeBytes, fileSize: vhd.fileSize }, written };
         } finally {

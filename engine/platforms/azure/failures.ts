@@ -1,14 +1,7 @@
-// Azure errors as engine failures. Like the AWS driver, each failure maps to the planned
-// platform code's nearest existing one (PLANNED says which), so adding the codes is one edit.
+// Azure errors as engine failures: unreachable, refused, not found, anything else.
 
-import { EngineError, EngineErrorCode, jobFailure } from "../../errors";
+import { EngineError, jobFailure } from "../../errors";
 
-const PLANNED = {
-  PLATFORM_UNREACHABLE: "SHARE_UNREACHABLE",
-  PLATFORM_ACCESS_DENIED: "SHARE_ACCESS_DENIED",
-  PLATFORM_NOT_FOUND: "SHARE_PATH_NOT_FOUND",
-  PLATFORM_REQUEST_FAILED: "SHARE_WRITE_FAILED",
-} as const satisfies Record<string, EngineErrorCode>;
 
 /** An HTTP answer from Entra ID, ARM or the disk's blob endpoint that was not a success. */
 export class AzureCallError extends Error {
@@ -59,7 +52,7 @@ export function azureFailure(call: string, what: string, target: CallTarget, err
   const where = target.setting ? `${target.url} (${target.setting})` : target.url;
   if (isNetworkError(error)) {
     return jobFailure(
-      PLANNED.PLATFORM_UNREACHABLE,
+      "PLATFORM_UNREACHABLE",
       `Azure could not be reached for ${call} (${what}) at ${where}: ${networkReason(error)}. Check the network` +
         (target.setting ? ` and ${target.setting}.` : " and any proxy settings."),
       error,
@@ -69,7 +62,7 @@ export function azureFailure(call: string, what: string, target: CallTarget, err
     const reason = firstLine(error.message);
     if (error.status === 401 || error.status === 403 || (error.code && ACCESS_DENIED.has(error.code))) {
       return jobFailure(
-        PLANNED.PLATFORM_ACCESS_DENIED,
+        "PLATFORM_ACCESS_DENIED",
         `Azure refused ${call} (${what}) with ${error.status}${error.code ? ` ${error.code}` : ""}: ${reason}. Check the Azure credential ` +
           "named by platformCredentialId (tenantId, clientId, clientSecret) and that its service principal has a role allowing this on the resource group.",
         error,
@@ -77,14 +70,14 @@ export function azureFailure(call: string, what: string, target: CallTarget, err
     }
     if (error.code && NOT_FOUND.has(error.code) && error.code !== "ResourceNotFound") {
       return jobFailure(
-        PLANNED.PLATFORM_NOT_FOUND,
+        "PLATFORM_NOT_FOUND",
         `Azure answered ${error.code} for ${call} (${what}): ${reason}. Check the fields subscriptionId and resourceGroup.`,
         error,
       );
     }
-    return jobFailure(PLANNED.PLATFORM_REQUEST_FAILED, `Azure ${call} (${what}) failed with ${error.status}${error.code ? ` ${error.code}` : ""}: ${reason}.`, error);
+    return jobFailure("PLATFORM_REQUEST_FAILED", `Azure ${call} (${what}) failed with ${error.status}${error.code ? ` ${error.code}` : ""}: ${reason}.`, error);
   }
-  return jobFailure(PLANNED.PLATFORM_REQUEST_FAILED, `Azure ${call} (${what}) failed: ${firstLine((error as Error)?.message ?? String(error))}.`, error);
+  return jobFailure("PLATFORM_REQUEST_FAILED", `Azure ${call} (${what}) failed: ${firstLine((error as Error)?.message ?? String(error))}.`, error);
 }
 
 function isNetworkError(error: unknown): boolean {

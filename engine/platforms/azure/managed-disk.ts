@@ -102,7 +102,7 @@ export async function beginWriteAccess(arm: ArmClient, id: string, signal: Abort
     throw arm.fail("beginGetAccess", `write access to disk ${id}`, error, signal);
   }
   if (typeof sas !== "string" || !/^https?:\/\//.test(sas)) {
-    throw jobFailure("SHARE_WRITE_FAILED", `Azure beginGetAccess on disk ${id} answered without an accessSAS URL; run the job again.`);
+    throw jobFailure("PLATFORM_REQUEST_FAILED", `Azure beginGetAccess on disk ${id} answered without an accessSAS URL; run the job again.`);
   }
   return sas;
 }
