@@ -17,8 +17,17 @@ export interface MigrationArgs {
   staging?: pulumi.Input<StorageLocationArgs>;
   /** The PVS target (PvsToPvs, McsToPvs): the store and the vDisk's name (`.vhdx`). */
   pvs?: { store: pulumi.Input<StorageLocationArgs>; vdiskName: pulumi.Input<string>; description?: pulumi.Input<string> };
-  /** The MCS target on AWS (McsToMcs, PvsToMcs): region, the `Aws` credential id and the AMI's name. */
+  /** An MCS target on AWS (McsToMcs, PvsToMcs): region, the `Aws` credential id and the AMI's name. */
   aws?: { region: pulumi.Input<string>; credentialId: pulumi.Input<string>; amiName?: pulumi.Input<string> };
+  /** An MCS target on Azure (McsToMcs, PvsToMcs): where the managed disk goes, the `Azure` credential id, and whether to make a managed image too. */
+  azure?: {
+    region: pulumi.Input<string>;
+    subscriptionId: pulumi.Input<string>;
+    resourceGroup: pulumi.Input<string>;
+    credentialId: pulumi.Input<string>;
+    diskName?: pulumi.Input<string>;
+    createImage?: pulumi.Input<boolean>;
+  };
   /** The resource location whose connectors run every step (default `local`). */
   resourceLocationId?: pulumi.Input<string>;
   /** How long each step may take. */
@@ -28,8 +37,8 @@ export interface MigrationArgs {
 /**
  * One image migration, chained from the job resources: MCS->PVS exports the master disk and
  * publishes it prepared for PVS; PVS->PVS prepares and publishes the vDisk into the target
- * store; MCS->MCS exports, prepares for MCS and uploads to an AMI; PVS->MCS prepares the vDisk
- * for MCS and uploads it. Preparation happens on the disk before upload (this engine prepares
+ * store; MCS->MCS exports, prepares for MCS and uploads it (an AMI on AWS, a managed disk on
+ * Azure); PVS->MCS prepares the vDisk for MCS and uploads it. Preparation happens on the disk before upload (this engine prepares
  * disks, not cloud instances), so the upload carries the prepared image.
  */
 export class Migration extends pulumi.ComponentResource {
@@ -42,9 +51,10 @@ export class Migration extends pulumi.ComponentResource {
   readonly uploadJob?: UploadJob;
   /** PVS targets: the vDisk in the store. */
   readonly vdiskUri?: pulumi.Output<string>;
-  /** MCS targets: the AMI the catalog provisions from (and its snapshot). */
+  /** MCS targets: what the catalog provisions from: the AMI on AWS, the image (else the managed disk) on Azure. */
   readonly imageId?: pulumi.Output<string>;
-  readonly snapshotId?: pulumi.Output<string>;
+  /** AWS: the AMI's snapshot. */
+  readonly snapshotId?: pulumi.Output<string | undefined>;
   /** SHA-256 of the migrated image's contents, verified at each step. */
   readonly sha256: pulumi.Output<string>;
 
@@ -57,7 +67,7 @@ export class Migration extends pulumi.ComponentResource {
     const toPvs = args.workflow.endsWith("ToPvs");
     const fromMcs = args.workflow.startsWith("Mcs");
     if (toPvs && !args.pvs) throw fail("pvs", `is required for ${args.workflow}: the store and the vDisk name`);
-    if (!toPvs && !args.aws) throw fail("aws", `is required for ${args.workflow}: region, credentialId and amiName`);
+    if (!toPvs && !args.aws === !args.azure) throw fail("aws", `or azure (exactly one) is required for ${args.workflow}: the cloud the image goes to`);
     if (args.workflow !== "PvsToPvs" && !args.staging) throw fail("staging", `is required for ${args.workflow}: where intermediate disks are written`);
 
     const child = { parent: this };
@@ -95,16 +105,20 @@ export class Migration extends pulumi.ComponentResource {
         outputStorageLocation: args.staging!,
         outputImageFilename: `${name}-mcs.vhdx`,
       }, child);
-      this.uploadJob = new UploadJob(`${name}-upload`, {
-        ...common,
-        platform: "aws",
-        region: args.aws!.region,
-        platformCredentialId: args.aws!.credentialId,
-        inputStorageLocation: this.prepareJob.outputStorageLocation,
-        inputImageFilename: this.prepareJob.outputImageFilename,
-        amiName: args.aws!.amiName,
-      }, child);
-      this.imageId = this.uploadJob.targetId; // the AMI (the upload registers one)
+      const input = { inputStorageLocation: this.prepareJob.outputStorageLocation, inputImageFilename: this.prepareJob.outputImageFilename };
+      const target = args.aws
+        ? { platform: "aws" as const, region: args.aws.region, platformCredentialId: args.aws.credentialId, amiName: args.aws.amiName }
+        : {
+            platform: "azure" as const,
+            region: args.azure!.region,
+            subscriptionId: args.azure!.subscriptionId,
+            resourceGroup: args.azure!.resourceGroup,
+            platformCredentialId: args.azure!.credentialId,
+            targetDiskName: args.azure!.diskName,
+            createImage: args.azure!.createImage,
+          };
+      this.uploadJob = new UploadJob(`${name}-upload`, { ...common, ...input, ...target }, child);
+      this.imageId = this.uploadJob.targetId; // the AMI, or the Azure image (else the managed disk)
       this.snapshotId = this.uploadJob.snapshotId;
       this.sha256 = this.uploadJob.sha256;
     }

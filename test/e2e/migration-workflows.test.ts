@@ -2,6 +2,9 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import { DescribeImagesCommand } from "@aws-sdk/client-ec2";
+import { ArmFake, startArmFake } from "../fakes/azure-arm-fake";
+import { AZURE_SECRET, LOCATION, RESOURCE_GROUP, SUBSCRIPTION_ID } from "../helpers/azure-world";
+import { Azurite, startAzurite } from "../helpers/azurite";
 import { makeSparseDisk, qemuCompare, tempDir } from "../helpers/disks";
 import { EngineProcess } from "../helpers/engine-process";
 import { independentContentHash } from "../helpers/job-world";
@@ -11,18 +14,28 @@ import { PulumiProject } from "../helpers/pulumi-project";
 
 const PROGRAM = path.join(REPO_ROOT, "test/e2e/programs/migration");
 
-/** The Migration component, one stack per workflow, with the real CLI, engine and moto. */
+/** The Migration component, one stack per workflow, with the real CLI and engine, moto, Azurite and the ARM fake. */
 describe("Migration runs each workflow's steps and destroy leaves only the source", function () {
   this.timeout(900_000);
   let moto: Moto;
+  let azurite: Azurite;
+  let arm: ArmFake;
   let engine: EngineProcess;
 
   before(async () => {
     moto = await startMoto();
-    engine = await EngineProcess.start(undefined, { IMAGEPORT_AWS_ENDPOINT_URL: moto.url });
+    azurite = await startAzurite();
+    arm = await startArmFake({ azurite, ...AZURE_SECRET, subscriptionId: SUBSCRIPTION_ID, resourceGroups: { [RESOURCE_GROUP]: LOCATION } });
+    engine = await EngineProcess.start(undefined, {
+      IMAGEPORT_AWS_ENDPOINT_URL: moto.url,
+      IMAGEPORT_AZURE_AUTHORITY_HOST: arm.url,
+      IMAGEPORT_AZURE_ARM_ENDPOINT: arm.url,
+    });
   });
   after(async () => {
     await engine?.stop();
+    await arm?.stop();
+    await azurite?.stop();
     await moto?.stop();
   });
 
@@ -31,11 +44,14 @@ describe("Migration runs each workflow's steps and destroy leaves only the sourc
     { workflow: "PvsToPvs", sourceDisk: "vdisk.vhdx", jobs: ["prepareAndPublish"] },
     { workflow: "McsToMcs", sourceDisk: "master.qcow2", jobs: ["export", "prepare", "upload"] },
     { workflow: "PvsToMcs", sourceDisk: "vdisk.vhdx", jobs: ["prepare", "upload"] },
+    { workflow: "McsToMcs", cloud: "azure", sourceDisk: "master.qcow2", jobs: ["export", "prepare", "upload"] },
   ];
   for (const c of cases) {
-    it(`${c.workflow}: runs ${c.jobs.join(" -> ")}, the result holds the source's content, destroy cleans up`, async () => {
+    const cloud = c.cloud ?? "aws";
+    const title = c.workflow.endsWith("ToMcs") ? `${c.workflow} (${cloud})` : c.workflow;
+    it(`${title}: runs ${c.jobs.join(" -> ")}, the result holds the source's content, destroy cleans up`, async () => {
       const images = await tempDir(`migration-${c.workflow}-`);
-      const project = new PulumiProject(PROGRAM, c.workflow.toLowerCase());
+      const project = new PulumiProject(PROGRAM, `${c.workflow.toLowerCase()}-${cloud}`);
       try {
         for (const sub of ["source", "staging", "store"]) fs.mkdirSync(path.join(images.dir, sub));
         const source = path.join(images.dir, "source", c.sourceDisk);
@@ -46,9 +62,21 @@ describe("Migration runs each workflow's steps and destroy leaves only the sourc
           "migration:workflow": { value: c.workflow },
           "migration:imageDir": { value: images.dir },
           "migration:sourceDisk": { value: c.sourceDisk },
-          "migration:region": { value: MOTO_REGION },
-          "migration:accessKeyId": { value: MOTO_KEYS.accessKeyId },
-          "migration:secretAccessKey": { value: MOTO_KEYS.secretAccessKey, secret: true },
+          "migration:cloud": { value: cloud },
+          ...(cloud === "aws"
+            ? {
+                "migration:region": { value: MOTO_REGION },
+                "migration:accessKeyId": { value: MOTO_KEYS.accessKeyId },
+                "migration:secretAccessKey": { value: MOTO_KEYS.secretAccessKey, secret: true },
+              }
+            : {
+                "migration:region": { value: LOCATION },
+                "migration:subscriptionId": { value: SUBSCRIPTION_ID },
+                "migration:resourceGroup": { value: RESOURCE_GROUP },
+                "migration:tenantId": { value: AZURE_SECRET.tenantId },
+                "migration:clientId": { value: AZURE_SECRET.clientId },
+                "migration:clientSecret": { value: AZURE_SECRET.clientSecret, secret: true },
+              }),
         });
         const since = new Date().toISOString();
         await project.ok(["up", "--yes"]);
@@ -58,6 +86,10 @@ describe("Migration runs each workflow's steps and destroy leaves only the sourc
         assert.equal(outputs.sha256, independentContentHash(source, format, images.dir));
         if (c.workflow.endsWith("ToPvs")) {
           assert.ok(await qemuCompare(source, format, path.join(images.dir, "store/golden.vhdx"), "vhdx"));
+        } else if (cloud === "azure") {
+          const disk = arm.disk("golden-mcs");
+          assert.equal(disk?.diskState, "Unattached", "the managed disk is uploaded");
+          assert.ok(String(outputs.imageId).endsWith("/disks/golden-mcs"), "MCS gets the managed disk");
         } else {
           const { Images = [] } = await moto.ec2.send(new DescribeImagesCommand({ Owners: ["self"] }));
           assert.ok(Images.some((i) => i.ImageId === outputs.imageId && i.Name === "golden-mcs"), "the AMI exists");
@@ -67,7 +99,9 @@ describe("Migration runs each workflow's steps and destroy leaves only the sourc
         assert.deepEqual(fs.readdirSync(path.join(images.dir, "staging")), []);
         assert.deepEqual(fs.readdirSync(path.join(images.dir, "store")), []);
         assert.deepEqual(fs.readdirSync(path.join(images.dir, "source")), [c.sourceDisk]);
-        if (!c.workflow.endsWith("ToPvs")) {
+        if (cloud === "azure" && c.workflow.endsWith("ToMcs")) {
+          assert.equal(arm.disk("golden-mcs"), undefined, "the managed disk is gone");
+        } else if (!c.workflow.endsWith("ToPvs")) {
           const { Images = [] } = await moto.ec2.send(new DescribeImagesCommand({ Owners: ["self"] }));
           assert.ok(!Images.some((i) => i.ImageId === outputs.imageId), "the AMI is gone");
         }

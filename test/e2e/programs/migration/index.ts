@@ -6,8 +6,12 @@ const config = new pulumi.Config("migration");
 const dir = (key: string) => ({ location: `file://${config.require("imageDir")}/${key}/` });
 const workflow = config.require("workflow") as imageport.MigrationWorkflow;
 
-const aws = workflow.endsWith("ToMcs")
+const cloud = workflow.endsWith("ToMcs") ? (config.get("cloud") ?? "aws") : undefined;
+const aws = cloud === "aws"
   ? new imageport.Credential("aws", { type: "Aws", accessKeyId: config.require("accessKeyId"), secretAccessKey: config.requireSecret("secretAccessKey") })
+  : undefined;
+const azure = cloud === "azure"
+  ? new imageport.Credential("azure", { type: "Azure", tenantId: config.require("tenantId"), clientId: config.require("clientId"), clientSecret: config.requireSecret("clientSecret") })
   : undefined;
 
 const migration = new imageport.Migration("golden", {
@@ -16,6 +20,13 @@ const migration = new imageport.Migration("golden", {
   staging: dir("staging"),
   pvs: { store: dir("store"), vdiskName: "golden.vhdx", description: "migrated by imageport" },
   aws: aws && { region: config.require("region"), credentialId: aws.credentialId, amiName: "golden-mcs" },
+  azure: azure && {
+    region: config.require("region"),
+    subscriptionId: config.require("subscriptionId"),
+    resourceGroup: config.require("resourceGroup"),
+    credentialId: azure.credentialId,
+    diskName: "golden-mcs",
+  },
 });
 
 export const vdiskUri = migration.vdiskUri;
