@@ -4,7 +4,8 @@ import { ResolveContext, RunContext, SubmitContext } from "../definition";
 import { JobType } from "../model";
 import { commonProperties, objectSchema, storageLocation } from "../schemas";
 import { checkLocationFields, LocationParam, TransferParams } from "../storage-fields";
-import { CloudResourceRef, openAwsClients, AwsClients } from "../../platforms/aws";
+import { CloudResourceRef, openAwsClients, checkRegionReachable, describeResource, removeResource, removalOrder } from "../../platforms/aws";
+import { gcpCredentialProblem, gcpRefs, openGcpOps } from "./artifact-gcp";
 import { propertiesFileName } from "./publish";
 
 // $delete and $inspect act on files: named directly ({storageLocation, filenames}) or as the
@@ -22,11 +23,27 @@ export interface ArtifactFilesParams {
 /** The stored parameters naming the cloud resources of a complete upload job (jobId form only). */
 export interface CloudArtifactParams {
   jobId: string;
-  platform: "aws";
-  region: string;
+  platform: "aws" | "gcp";
+  /** aws: always; gcp: the image's storage location, when one was given. */
+  region?: string;
+  /** gcp: the image's project. */
+  project?: string;
   platformCredentialId: string;
-  cloudResources: CloudResourceRef[];
+  /** {kind, id} plus what locates it on its platform (gcp: project or bucket). */
+  cloudResources: Array<CloudResourceRef | { kind: string; id: string; project?: string; bucket?: string }>;
   resourceLocationId?: string;
+}
+
+/** What $inspect and $delete do with an upload job's cloud resources, per platform. */
+export interface CloudOps {
+  /** Where the resources are, for messages ("us-east-1", "project p"). */
+  where: string;
+  probe(signal: AbortSignal): Promise<void>;
+  describe(ref: CloudArtifactParams["cloudResources"][number], signal: AbortSignal): Promise<{ exists: boolean; state?: string }>;
+  /** False when it was already gone. */
+  remove(ref: CloudArtifactParams["cloudResources"][number], signal: AbortSignal): Promise<boolean>;
+  order(refs: CloudArtifactParams["cloudResources"]): CloudArtifactParams["cloudResources"];
+  close(): void;
 }
 
 export type ArtifactParams = ArtifactFilesParams | CloudArtifactParams;
@@ -130,25 +147,35 @@ function resolveCloudResources(
   artifacts: Record<string, unknown>,
   resourceLocationId: string,
 ): CloudArtifactParams {
+  const given = (p as { platformCredentialId?: string }).platformCredentialId;
+  const common = {
+    jobId,
+    platformCredentialId: given ?? String(params.platformCredentialId),
+    resourceLocationId: p.resourceLocationId ?? resourceLocationId,
+  };
+  if (artifacts.platform === "gcp") {
+    const refs = gcpRefs(artifacts);
+    if (!refs) throw jobIdProblem(`names upload job '${jobId}', which recorded no usable cloud resources`);
+    return {
+      ...common,
+      platform: "gcp",
+      ...(typeof artifacts.region === "string" ? { region: artifacts.region } : {}),
+      ...(typeof artifacts.project === "string" ? { project: artifacts.project } : {}),
+      cloudResources: refs,
+    };
+  }
   const refs = Array.isArray(artifacts.cloudResources) ? (artifacts.cloudResources as CloudResourceRef[]) : [];
   if (artifacts.platform !== "aws" || typeof artifacts.region !== "string" || refs.length === 0) {
     throw jobIdProblem(`names upload job '${jobId}', which recorded no cloud resources (it ran on an engine without cloudResources artifacts)`);
   }
-  const given = (p as { platformCredentialId?: string }).platformCredentialId;
-  return {
-    jobId,
-    platform: "aws",
-    region: artifacts.region,
-    platformCredentialId: given ?? String(params.platformCredentialId),
-    cloudResources: refs.map(({ kind, id }) => ({ kind, id })),
-    resourceLocationId: p.resourceLocationId ?? resourceLocationId,
-  };
+  return { ...common, platform: "aws", region: artifacts.region, cloudResources: refs.map(({ kind, id }) => ({ kind, id })) };
 }
 
 /** Submission checks of the stored form; problems of a resolved location are reported under jobId. */
 export async function checkArtifacts(p: ArtifactParams, ctx: SubmitContext): Promise<FieldError[]> {
   if (!isCloudArtifacts(p)) return checkArtifactFiles(p, ctx);
   const type = await ctx.credentialType(p.platformCredentialId);
+  if (p.platform === "gcp") return gcpCredentialProblem(p, type);
   if (type === undefined) {
     return [{ field: "platformCredentialId", message: `names credential '${p.platformCredentialId}' (the one upload job '${p.jobId}' used unless given), which does not exist; create it again or name another Aws credential` }];
   }
@@ -156,9 +183,24 @@ export async function checkArtifacts(p: ArtifactParams, ctx: SubmitContext): Pro
   return [];
 }
 
-export function openCloudClients(p: CloudArtifactParams, ctx: RunContext): AwsClients {
-  return openAwsClients(ctx.credential(p.platformCredentialId), p.region);
+export function openCloudOps(p: CloudArtifactParams, ctx: RunContext): CloudOps {
+  return CLOUD_OPS[p.platform](p, ctx);
 }
+
+const CLOUD_OPS: Record<CloudArtifactParams["platform"], (p: CloudArtifactParams, ctx: RunContext) => CloudOps> = {
+  aws: (p, ctx) => {
+    const clients = openAwsClients(ctx.credential(p.platformCredentialId), p.region!);
+    return {
+      where: clients.region,
+      probe: (signal) => checkRegionReachable(clients, signal),
+      describe: (ref, signal) => describeResource(clients, ref as CloudResourceRef, signal),
+      remove: (ref, signal) => removeResource(clients, ref as CloudResourceRef, signal),
+      order: (refs) => removalOrder(refs as CloudResourceRef[]),
+      close: () => clients.destroy(),
+    };
+  },
+  gcp: openGcpOps,
+};
 
 async function checkArtifactFiles(p: ArtifactFilesParams, ctx: SubmitContext): Promise<FieldError[]> {
   const problems = [

@@ -1,4 +1,3 @@
-import { checkRegionReachable, describeResource } from "../../platforms/aws";
 import { JobDefinition, RunContext } from "../definition";
 import {
   ArtifactFilesParams,
@@ -8,7 +7,7 @@ import {
   CloudArtifactParams,
   isCloudArtifacts,
   openArtifactStorage,
-  openCloudClients,
+  openCloudOps,
   resolveArtifactFiles,
 } from "./artifact-files";
 
@@ -24,7 +23,7 @@ export interface InspectedFile {
 
 /** One cloud resource (an upload job's snapshot or AMI) as an inspect job found it. */
 export interface InspectedCloudResource {
-  kind: "snapshot" | "image";
+  kind: "snapshot" | "image" | "object";
   id: string;
   exists: boolean;
   /** The snapshot's or AMI's state, when it exists. */
@@ -70,21 +69,22 @@ async function inspectFiles(p: ArtifactFilesParams, ctx: RunContext): Promise<vo
 }
 
 async function inspectCloudResources(p: CloudArtifactParams, ctx: RunContext): Promise<void> {
-  const clients = openCloudClients(p, ctx);
+  const ops = openCloudOps(p, ctx);
   try {
-    await ctx.step("validate", () => checkRegionReachable(clients, ctx.signal));
+    await ctx.step("validate", () => ops.probe(ctx.signal));
     const cloudResources = await ctx.step("stat", async (progress) => {
       const found: InspectedCloudResource[] = [];
       for (const [i, ref] of p.cloudResources.entries()) {
-        const { exists, state } = await describeResource(clients, ref, ctx.signal);
-        found.push(state !== undefined ? { kind: ref.kind, id: ref.id, exists, state } : { kind: ref.kind, id: ref.id, exists });
+        const { exists, state } = await ops.describe(ref, ctx.signal);
+        const kind = ref.kind as InspectedCloudResource["kind"];
+        found.push(state !== undefined ? { kind, id: ref.id, exists, state } : { kind, id: ref.id, exists });
         progress((i + 1) / p.cloudResources.length);
       }
       return found;
     });
-    ctx.setArtifacts({ platform: p.platform, region: p.region, cloudResources });
+    ctx.setArtifacts({ platform: p.platform, ...(p.region ? { region: p.region } : {}), ...(p.project ? { project: p.project } : {}), cloudResources });
   } finally {
-    clients.destroy();
+    ops.close();
   }
 }
 

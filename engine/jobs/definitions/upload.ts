@@ -18,8 +18,9 @@ import {
 import { JobDefinition, RunContext, SubmitContext } from "../definition";
 import { commonProperties, inputProperties, objectSchema } from "../schemas";
 import { checkInputFormat, checkLocalInputExists, checkPlatformCredential, checkStorageFields, inputFormat, LocationParam } from "../storage-fields";
+import { checkGcpFields, GCP_UPLOAD_PROPERTIES, GcpUploadFields, gcpOnlyFields, runGcpUpload } from "./upload-gcp";
 
-export interface UploadParams {
+export interface UploadParams extends GcpUploadFields {
   platform: "aws" | "azure" | "gcp";
   inputStorageLocation: LocationParam;
   inputImageFilename: string;
@@ -53,25 +54,35 @@ export interface AwsUploadArtifacts {
 }
 
 const REGION_PATTERN = "^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$";
+// The schema takes any platform's region shape; each platform checks its own.
+const ANY_REGION_PATTERN = "^[a-z][a-z0-9-]{0,62}$";
+
+/** Per platform: its submission checks and its run (platforms without a driver are refused). */
+const DRIVERS: Partial<Record<UploadParams["platform"], { validate(p: UploadParams, ctx: SubmitContext): Promise<FieldError[]>; run(p: UploadParams, ctx: RunContext): Promise<void> }>> = {
+  aws: { validate: async (p, ctx) => [...(await checkAwsFields(p, ctx)), ...gcpOnlyFields(p)], run: runAwsUpload },
+  gcp: { validate: checkGcpFields, run: runGcpUpload },
+};
 const AMI_NAME_PATTERN = "^[A-Za-z0-9 ()\\[\\]./'@_-]{3,128}$";
 
 /**
  * IPS $upload: a disk on a share uploaded to a cloud snapshot, then (AWS) registered as the AMI
- * MCS consumes. AWS is implemented (EBS direct API); Azure and GCP are validated, then refused.
+ * MCS consumes. AWS (EBS direct API) and GCP (tar.gz in GCS -> image, upload-gcp.ts) are implemented;
+ * Azure is validated, then refused.
  */
 export const uploadJob: JobDefinition<UploadParams> = {
   type: "upload",
-  summary: "Upload a disk from a share to a cloud snapshot and register the image (AWS: EBS snapshot -> AMI)",
+  summary: "Upload a disk from a share to a cloud snapshot and register the image (AWS: EBS snapshot -> AMI; GCP: tar.gz in GCS -> image)",
   body: objectSchema(
     {
       ...commonProperties,
       ...inputProperties,
       platform: { type: "string", enum: ["aws", "azure", "gcp"] },
-      region: { type: "string", pattern: REGION_PATTERN, description: "aws: the AWS region, e.g. us-east-1 (required for aws)." },
+      region: { type: "string", pattern: ANY_REGION_PATTERN, description: "aws: the AWS region, e.g. us-east-1 (required for aws). gcp: where the image is stored, e.g. us-central1 or us (optional)." },
       targetDiskName: { type: "string", minLength: 1, maxLength: 255, description: "azure, gcp only." },
       targetSnapshotName: { type: "string", minLength: 1, maxLength: 255, description: "aws: the snapshot's Description and Name tag." },
       createAmi: { type: "boolean", description: "aws: register an AMI from the snapshot; default true." },
       amiName: { type: "string", pattern: AMI_NAME_PATTERN, description: "aws: the AMI's name; default targetSnapshotName, else imageport-<jobId>." },
+      ...GCP_UPLOAD_PROPERTIES,
     },
     ["platform", "inputStorageLocation", "inputImageFilename", "platformCredentialId"],
   ),
@@ -80,13 +91,13 @@ export const uploadJob: JobDefinition<UploadParams> = {
       ...(await checkStorageFields("input", p.inputStorageLocation, p.inputImageFilename, ctx)),
       ...checkInputFormat(p.inputImageFilename, p.inputImageFormat),
       ...checkLocalInputExists(p.inputStorageLocation, p.inputImageFilename, ctx),
-      ...(p.platform === "aws" ? await checkAwsFields(p, ctx) : await checkPlatformCredential(p.platformCredentialId, ctx)),
+      ...(DRIVERS[p.platform] ? await DRIVERS[p.platform]!.validate(p, ctx) : await checkPlatformCredential(p.platformCredentialId, ctx)),
     ];
   },
   unsupported: (p) =>
-    p.platform === "aws"
+    DRIVERS[p.platform]
       ? []
-      : [{ field: "platform", message: `'${p.platform}' has no driver in this engine yet (aws is implemented); the azure and gcp drivers are planned` }],
+      : [{ field: "platform", message: `'${p.platform}' has no driver in this engine yet (${Object.keys(DRIVERS).join(" and ")} are implemented)` }],
   refusalCode: "PLATFORM_NOT_SUPPORTED",
   steps: () => [
     { name: "validate", weight: 2 },
@@ -94,7 +105,7 @@ export const uploadJob: JobDefinition<UploadParams> = {
     { name: "upload", weight: 80 },
     { name: "register", weight: 10 },
   ],
-  run: runAwsUpload,
+  run: (p, ctx) => DRIVERS[p.platform]!.run(p, ctx),
 };
 
 async function checkAwsFields(p: UploadParams, ctx: SubmitContext): Promise<FieldError[]> {
@@ -106,6 +117,7 @@ async function checkAwsFields(p: UploadParams, ctx: SubmitContext): Promise<Fiel
     errors.push({ field: "platformCredentialId", message: `must name an Aws credential (accessKeyId, secretAccessKey) for platform aws; '${p.platformCredentialId}' is of type ${type}` });
   }
   if (p.region === undefined) errors.push({ field: "region", message: "is required for platform aws: the AWS region to upload to, e.g. us-east-1" });
+  else if (!new RegExp(REGION_PATTERN).test(p.region)) errors.push({ field: "region", message: `'${p.region}' is not an AWS region; give one like us-east-1` });
   if (p.targetDiskName !== undefined) {
     errors.push({ field: "targetDiskName", message: "applies to azure and gcp only; for aws name the snapshot with targetSnapshotName and the AMI with amiName" });
   }
