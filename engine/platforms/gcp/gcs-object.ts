@@ -4,10 +4,28 @@
 
 import { GcpClient, readJson } from "./client";
 import { jobFailure } from "../../errors";
-import { gcpFailure, isNotFound } from "./failures";
+import { setTimeout as sleep } from "node:timers/promises";
+import { GcpHttpError, gcpFailure, isNetworkError, isNotFound } from "./failures";
 
 export const UPLOAD_CHUNK = 8 * 1024 * 1024;
 const QUANTUM = 256 * 1024;
+const CHUNK_TIMEOUT_MS = 300_000;
+const RETRIES = 4;
+/** Backoff before retry n: RETRY_BASE_MS x 2^n. */
+const RETRY_BASE_MS = 500;
+
+/** Bytes GCS holds, from a 308's Range header ("bytes=0-N"; absent: none). */
+function heldBytes(answer: Response): number {
+  void answer.body?.cancel();
+  const range = answer.headers.get("range");
+  const m = range ? /(\d+)-(\d+)/.exec(range) : null;
+  return m ? Number(m[2]) + 1 : 0;
+}
+
+function isTransient(error: unknown): boolean {
+  if (error instanceof GcpHttpError) return error.status === 408 || error.status === 429 || error.status >= 500;
+  return isNetworkError(error) || (error as Error)?.name === "TimeoutError" || (error as Error)?.name === "TypeError";
+}
 
 export interface GcsObject {
   bucket: string;
@@ -76,7 +94,8 @@ export async function uploadObject(client: GcpClient, u: ObjectUpload): Promise<
   }
 
   let sent = 0;
-  const put = async (data: Buffer, last: boolean): Promise<GcsObject | undefined> => {
+  /** One PUT of bytes [sent, sent + data.length); GCS answers how much it holds (308) or the object. */
+  const putOnce = async (data: Buffer, last: boolean): Promise<{ held: number } | { object: GcsObject }> => {
     const token = await client.accessToken(signal);
     const total = last ? String(sent + data.length) : "*";
     const range = data.length === 0 ? `bytes */${total}` : `bytes ${sent}-${sent + data.length - 1}/${total}`;
@@ -84,20 +103,42 @@ export async function uploadObject(client: GcpClient, u: ObjectUpload): Promise<
       method: "PUT",
       headers: { authorization: `Bearer ${token}`, "content-range": range },
       body: data,
-      signal,
+      signal: AbortSignal.any([signal, AbortSignal.timeout(CHUNK_TIMEOUT_MS)]),
     });
-    if (answer.status === 308) {
-      // Resume Incomplete: GCS says how much it holds; a short write would need a resend.
-      await answer.body?.cancel();
-      const held = answer.headers.get("range");
-      const upTo = held ? Number(held.split("-")[1]) + 1 : 0;
-      if (upTo !== sent + data.length) throw new Error(`GCS holds ${upTo} bytes after a chunk that ended at ${sent + data.length}`);
-      sent += data.length;
-      return undefined;
+    if (answer.status === 308) return { held: heldBytes(answer) };
+    return { object: await readJson<GcsObject>(answer) };
+  };
+  /** How much of the upload GCS holds after a failed PUT (a status query: Content-Range bytes * /*). */
+  const askHeld = async (): Promise<{ held: number } | { object: GcsObject }> => {
+    const token = await client.accessToken(signal);
+    const answer = await fetch(session, { method: "PUT", headers: { authorization: `Bearer ${token}`, "content-range": "bytes */*" }, signal });
+    if (answer.status === 308) return { held: heldBytes(answer) };
+    return { object: await readJson<GcsObject>(answer) };
+  };
+  /**
+   * Sends one chunk; a transient failure (network, 408, 429, 5xx) is retried from what GCS
+   * says it holds, a few times with backoff, as GCS's resumable protocol intends.
+   */
+  const put = async (chunk: Buffer, last: boolean): Promise<GcsObject | undefined> => {
+    const end = sent + chunk.length;
+    for (let attempt = 0; ; attempt++) {
+      let answer: { held: number } | { object: GcsObject };
+      try {
+        answer = await putOnce(chunk.subarray(chunk.length - (end - sent)), last);
+      } catch (error) {
+        if (signal.aborted || attempt >= RETRIES || !isTransient(error)) throw error;
+        await sleep(RETRY_BASE_MS * 2 ** attempt, undefined, { signal });
+        answer = await askHeld();
+      }
+      if ("object" in answer) {
+        sent = end;
+        return answer.object;
+      }
+      if (answer.held < sent || answer.held > end) throw new Error(`GCS holds ${answer.held} bytes of an upload that had sent ${sent} of ${end}`);
+      sent = answer.held;
+      if (sent === end && !last) return undefined;
+      if (attempt >= RETRIES) throw new Error(`GCS kept ${sent} of ${end} bytes after ${RETRIES + 1} tries`);
     }
-    const object = await readJson<GcsObject>(answer);
-    sent += data.length;
-    return object;
   };
 
   const pending: Buffer[] = [];
