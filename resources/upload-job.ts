@@ -5,7 +5,7 @@ import { DiskFormat, JobTimeouts, JobTimeoutsArgs, StorageLocation, StorageLocat
 export type CloudPlatform = "aws" | "azure" | "gcp";
 
 export interface UploadJobArgs {
-  /** Where the disk goes: `aws` (implemented), `azure`, `gcp`. */
+  /** Where the disk goes: `aws`, `azure` or `gcp`. */
   platform: pulumi.Input<CloudPlatform>;
   /** Where the disk is. */
   inputStorageLocation: pulumi.Input<StorageLocationArgs>;
@@ -37,6 +37,12 @@ export interface UploadJobArgs {
   osType?: pulumi.Input<"Windows" | "Linux">;
   /** Azure: `V1` (default) or `V2`. */
   hyperVGeneration?: pulumi.Input<"V1" | "V2">;
+  /** GCP: an existing GCS bucket for the disk archive; required for `gcp`. */
+  bucket?: pulumi.Input<string>;
+  /** GCP: the image's project (default: the key's project). */
+  project?: pulumi.Input<string>;
+  /** GCP: the Compute Engine image's name. */
+  targetImageName?: pulumi.Input<string>;
   /** The resource location whose connectors run the job (default `local`). */
   resourceLocationId?: pulumi.Input<string>;
   /** Labels for the job, the snapshot and the AMI. */
@@ -62,6 +68,9 @@ const INPUTS = [
   "imageName",
   "osType",
   "hyperVGeneration",
+  "bucket",
+  "project",
+  "targetImageName",
   "resourceLocationId",
   "tags",
   "timeouts",
@@ -99,6 +108,9 @@ export class UploadJob extends pulumi.CustomResource {
   declare readonly imageName: pulumi.Output<string | undefined>;
   declare readonly osType: pulumi.Output<"Windows" | "Linux" | undefined>;
   declare readonly hyperVGeneration: pulumi.Output<"V1" | "V2" | undefined>;
+  declare readonly bucket: pulumi.Output<string | undefined>;
+  declare readonly project: pulumi.Output<string | undefined>;
+  declare readonly targetImageName: pulumi.Output<string | undefined>;
   declare readonly resourceLocationId: pulumi.Output<string | undefined>;
   declare readonly tags: pulumi.Output<Record<string, string> | undefined>;
   declare readonly timeouts: pulumi.Output<JobTimeouts | undefined>;
@@ -111,9 +123,9 @@ export class UploadJob extends pulumi.CustomResource {
   declare readonly amiId: pulumi.Output<string | undefined>;
   /** Azure: the managed disk's ARM id. */
   declare readonly diskId: pulumi.Output<string | undefined>;
-  /** Azure: the managed image's ARM id (with createImage). */
+  /** Azure: the managed image's ARM id (with createImage); GCP: the image's id. */
   declare readonly imageId: pulumi.Output<string | undefined>;
-  /** What the upload produced for MCS: the AMI (else the snapshot) on AWS, the image (else the disk) on Azure. */
+  /** What the upload produced for MCS: the AMI (else the snapshot) on AWS, the image (else the disk) on Azure, the image on GCP. */
   declare readonly targetId: pulumi.Output<string>;
   declare readonly volumeSizeGiB: pulumi.Output<number>;
   /** 512 KiB blocks sent: only blocks holding data. */

@@ -9,7 +9,7 @@ export const uploadJobHandler = jobResource({
   jobTypes: ["upload"],
   check(inputs) {
     const failures: CheckFailure[] = [];
-    const required: Record<string, string[]> = { aws: ["region"], azure: ["region", "subscriptionId", "resourceGroup"] };
+    const required: Record<string, string[]> = { aws: ["region"], azure: ["region", "subscriptionId", "resourceGroup"], gcp: ["bucket"] };
     for (const key of required[inputs.platform as string] ?? []) {
       if (inputs[key] === undefined) failures.push({ property: key, reason: `${key} is required for platform ${inputs.platform}` });
     }

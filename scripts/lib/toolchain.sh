@@ -10,3 +10,7 @@ PULUMI_BIN=$PULUMI_TOOLCHAIN_DIR/bin
 # moto (the AWS emulator the AWS driver's tests run against), in a venv keyed by its version.
 MOTO_VERSION=5.2.5
 MOTO_VENV=$IMAGEPORT_CACHE/moto-$MOTO_VERSION
+# fake-gcs-server (the GCS emulator the GCP driver's tests run against), built from its Go module
+# into a directory keyed by its release tag (test/helpers/fake-gcs.ts reads the same tag).
+FAKE_GCS_VERSION=v1.56.1
+FAKE_GCS_DIR=$IMAGEPORT_CACHE/fake-gcs-server-$FAKE_GCS_VERSION

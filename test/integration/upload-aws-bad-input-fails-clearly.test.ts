@@ -48,13 +48,6 @@ describe("upload to AWS: bad input fails clearly", function () {
     assert.match(res.json.error.fields[0].message, /Aws credential.*UsernamePassword/);
   });
 
-  it("gcp stays refused with PLATFORM_NOT_SUPPORTED", async () => {
-    const { region: _, ...rest } = body;
-    const res = await aws.world.submit("upload", { ...rest, platform: "gcp" });
-    assert.equal(res.status, 400);
-    assert.equal(res.json.error.code, "PLATFORM_NOT_SUPPORTED");
-  });
-
   it("an unreachable endpoint fails the job with PLATFORM_UNREACHABLE naming the endpoint, and the secret key appears nowhere", async () => {
     const closedPort = await freePort();
     process.env.IMAGEPORT_AWS_ENDPOINT_URL = `http://127.0.0.1:${closedPort}`;

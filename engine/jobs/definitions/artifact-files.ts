@@ -8,6 +8,7 @@ import { checkRegionReachable, describeResource, openAwsClients, removalOrder, r
 import type { CloudResourceRef as AwsResourceRef } from "../../platforms/aws";
 import { azureRemovalOrder, describeAzureResource, openArmClient, removeAzureResource } from "../../platforms/azure";
 import type { AzureResourceRef } from "../../platforms/azure";
+import { gcpCredentialProblem, gcpRefs, openGcpOps } from "./artifact-gcp";
 import { propertiesFileName } from "./publish";
 
 // $delete and $inspect act on files: named directly ({storageLocation, filenames}) or as the
@@ -26,36 +27,29 @@ export interface ArtifactFilesParams {
 export interface CloudResourceRef {
   /** aws: "snapshot" | "image"; azure: "disk" | "image". */
   kind: string;
-  /** aws: the snapshot or AMI id; azure: the ARM resource id. */
+  /** aws: the snapshot or AMI id; azure: the ARM resource id; gcp: the image or object name. */
   id: string;
+  /** gcp: the image's project. */
+  project?: string;
+  /** gcp: the object's bucket. */
+  bucket?: string;
 }
 
-/** The cloud calls $inspect and $delete need, the same for every platform. */
-export interface CloudSession {
-  /** A first call that proves the endpoint answers and accepts the credential. */
-  probe(signal: AbortSignal): Promise<void>;
-  describe(ref: CloudResourceRef, signal: AbortSignal): Promise<{ exists: boolean; state?: string }>;
-  /** False when it was already gone. */
-  remove(ref: CloudResourceRef, signal: AbortSignal): Promise<boolean>;
-  /** The order removals must go in (what uses a resource before the resource). */
-  removalOrder<T extends CloudResourceRef>(refs: readonly T[]): T[];
-  destroy(): void;
-}
-
-type CloudPlatform = "aws" | "azure";
+type CloudPlatform = "aws" | "azure" | "gcp";
 
 /** Per platform: the credential type it needs and how to open a session for a job. */
-const CLOUD_PLATFORMS: Record<CloudPlatform, { credentialType: string; open(p: CloudArtifactParams, ctx: RunContext): CloudSession }> = {
+const CLOUD_PLATFORMS: Record<CloudPlatform, { credentialType: string; open(p: CloudArtifactParams, ctx: RunContext): CloudOps }> = {
   aws: {
     credentialType: "Aws",
     open(p, ctx) {
-      const clients = openAwsClients(ctx.credential(p.platformCredentialId), p.region);
+      const clients = openAwsClients(ctx.credential(p.platformCredentialId), p.region!);
       return {
+        where: clients.region,
         probe: (signal) => checkRegionReachable(clients, signal),
         describe: (ref, signal) => describeResource(clients, ref as AwsResourceRef, signal),
         remove: (ref, signal) => removeResource(clients, ref as AwsResourceRef, signal),
-        removalOrder: (refs) => removalOrder(refs as never) as never,
-        destroy: () => clients.destroy(),
+        order: (refs) => removalOrder(refs as AwsResourceRef[]),
+        close: () => clients.destroy(),
       };
     },
   },
@@ -64,17 +58,19 @@ const CLOUD_PLATFORMS: Record<CloudPlatform, { credentialType: string; open(p: C
     open(p, ctx) {
       const arm = openArmClient(ctx.credential(p.platformCredentialId));
       return {
+        where: p.region!,
         probe: (signal) => arm.probe(signal),
         describe: async (ref, signal) => {
           const { exists, state } = await describeAzureResource(arm, ref as AzureResourceRef, signal);
           return state !== undefined ? { exists, state } : { exists };
         },
         remove: (ref, signal) => removeAzureResource(arm, ref as AzureResourceRef, signal),
-        removalOrder: (refs) => azureRemovalOrder(refs as never) as never,
-        destroy: () => undefined,
+        order: (refs) => azureRemovalOrder(refs as AzureResourceRef[]),
+        close: () => undefined,
       };
     },
   },
+  gcp: { credentialType: "Gcp", open: openGcpOps },
 };
 
 const isCloudPlatform = (value: unknown): value is CloudPlatform => typeof value === "string" && Object.hasOwn(CLOUD_PLATFORMS, value);
@@ -83,10 +79,25 @@ const isCloudPlatform = (value: unknown): value is CloudPlatform => typeof value
 export interface CloudArtifactParams {
   jobId: string;
   platform: CloudPlatform;
-  region: string;
+  /** aws, azure: always; gcp: the image's storage location, when one was given. */
+  region?: string;
+  /** gcp: the image's project. */
+  project?: string;
   platformCredentialId: string;
   cloudResources: CloudResourceRef[];
   resourceLocationId?: string;
+}
+
+/** What $inspect and $delete do with an upload job's cloud resources, per platform. */
+export interface CloudOps {
+  /** Where the resources are, for messages ("us-east-1", "project p"). */
+  where: string;
+  probe(signal: AbortSignal): Promise<void>;
+  describe(ref: CloudArtifactParams["cloudResources"][number], signal: AbortSignal): Promise<{ exists: boolean; state?: string }>;
+  /** False when it was already gone. */
+  remove(ref: CloudArtifactParams["cloudResources"][number], signal: AbortSignal): Promise<boolean>;
+  order(refs: CloudArtifactParams["cloudResources"]): CloudArtifactParams["cloudResources"];
+  close(): void;
 }
 
 export type ArtifactParams = ArtifactFilesParams | CloudArtifactParams;
@@ -190,19 +201,28 @@ function resolveCloudResources(
   artifacts: Record<string, unknown>,
   resourceLocationId: string,
 ): CloudArtifactParams {
+  const given = (p as { platformCredentialId?: string }).platformCredentialId;
+  const common = {
+    jobId,
+    platformCredentialId: given ?? String(params.platformCredentialId),
+    resourceLocationId: p.resourceLocationId ?? resourceLocationId,
+  };
+  if (artifacts.platform === "gcp") {
+    const refs = gcpRefs(artifacts);
+    if (!refs) throw jobIdProblem(`names upload job '${jobId}', which recorded no usable cloud resources`);
+    return {
+      ...common,
+      platform: "gcp",
+      ...(typeof artifacts.region === "string" ? { region: artifacts.region } : {}),
+      ...(typeof artifacts.project === "string" ? { project: artifacts.project } : {}),
+      cloudResources: refs,
+    };
+  }
   const refs = Array.isArray(artifacts.cloudResources) ? (artifacts.cloudResources as CloudResourceRef[]) : [];
   if (!isCloudPlatform(artifacts.platform) || typeof artifacts.region !== "string" || refs.length === 0) {
     throw jobIdProblem(`names upload job '${jobId}', which recorded no cloud resources (it ran on an engine without cloudResources artifacts)`);
   }
-  const given = (p as { platformCredentialId?: string }).platformCredentialId;
-  return {
-    jobId,
-    platform: artifacts.platform,
-    region: artifacts.region,
-    platformCredentialId: given ?? String(params.platformCredentialId),
-    cloudResources: refs.map(({ kind, id }) => ({ kind, id })),
-    resourceLocationId: p.resourceLocationId ?? resourceLocationId,
-  };
+  return { ...common, platform: artifacts.platform, region: artifacts.region, cloudResources: refs.map(({ kind, id }) => ({ kind, id })) };
 }
 
 /** Submission checks of the stored form; problems of a resolved location are reported under jobId. */
@@ -210,6 +230,7 @@ export async function checkArtifacts(p: ArtifactParams, ctx: SubmitContext): Pro
   if (!isCloudArtifacts(p)) return checkArtifactFiles(p, ctx);
   const wanted = CLOUD_PLATFORMS[p.platform].credentialType;
   const type = await ctx.credentialType(p.platformCredentialId);
+  if (p.platform === "gcp") return gcpCredentialProblem(p, type);
   if (type === undefined) {
     return [{ field: "platformCredentialId", message: `names credential '${p.platformCredentialId}' (the one upload job '${p.jobId}' used unless given), which does not exist; create it again or name another ${wanted} credential` }];
   }
@@ -217,7 +238,7 @@ export async function checkArtifacts(p: ArtifactParams, ctx: SubmitContext): Pro
   return [];
 }
 
-export function openCloudSession(p: CloudArtifactParams, ctx: RunContext): CloudSession {
+export function openCloudOps(p: CloudArtifactParams, ctx: RunContext): CloudOps {
   return CLOUD_PLATFORMS[p.platform].open(p, ctx);
 }
 

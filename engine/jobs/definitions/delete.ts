@@ -6,7 +6,7 @@ import {
   CloudArtifactParams,
   isCloudArtifacts,
   openArtifactStorage,
-  openCloudSession,
+  openCloudOps,
   resolveArtifactFiles,
   ArtifactFilesParams,
 } from "./artifact-files";
@@ -55,22 +55,22 @@ async function deleteFiles(p: ArtifactFilesParams, ctx: RunContext): Promise<voi
 }
 
 async function deleteCloudResources(p: CloudArtifactParams, ctx: RunContext): Promise<void> {
-  const cloud = openCloudSession(p, ctx);
+  const ops = openCloudOps(p, ctx);
   try {
-    await ctx.step("validate", () => cloud.probe(ctx.signal));
+    await ctx.step("validate", () => ops.probe(ctx.signal));
     const results = await ctx.step("remove", async (progress) => {
       const done: Array<{ kind: string; id: string; removed: boolean }> = [];
-      const ordered = cloud.removalOrder(p.cloudResources);
+      const ordered = ops.order(p.cloudResources);
       for (const [i, ref] of ordered.entries()) {
-        const removed = await cloud.remove(ref, ctx.signal);
-        if (!removed) ctx.warn("RESOURCE_ALREADY_GONE", `The ${ref.kind} ${ref.id} was not found in ${p.region}; nothing to delete.`);
+        const removed = await ops.remove(ref, ctx.signal);
+        if (!removed) ctx.warn("RESOURCE_ALREADY_GONE", `The ${ref.kind} ${ref.id} was not found in ${ops.where}; nothing to delete.`);
         done.push({ kind: ref.kind, id: ref.id, removed });
         progress((i + 1) / ordered.length);
       }
       return done;
     });
-    ctx.setArtifacts({ platform: p.platform, region: p.region, cloudResources: results });
+    ctx.setArtifacts({ platform: p.platform, ...(p.region ? { region: p.region } : {}), ...(p.project ? { project: p.project } : {}), cloudResources: results });
   } finally {
-    cloud.destroy();
+    ops.close();
   }
 }

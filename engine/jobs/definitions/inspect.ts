@@ -7,7 +7,7 @@ import {
   CloudArtifactParams,
   isCloudArtifacts,
   openArtifactStorage,
-  openCloudSession,
+  openCloudOps,
   resolveArtifactFiles,
 } from "./artifact-files";
 
@@ -23,7 +23,7 @@ export interface InspectedFile {
 
 /** One cloud resource (an upload job's snapshot or AMI) as an inspect job found it. */
 export interface InspectedCloudResource {
-  /** aws: "snapshot" | "image"; azure: "disk" | "image". */
+  /** aws: "snapshot" | "image"; azure: "disk" | "image"; gcp: "image" | "object". */
   kind: string;
   id: string;
   exists: boolean;
@@ -70,21 +70,21 @@ async function inspectFiles(p: ArtifactFilesParams, ctx: RunContext): Promise<vo
 }
 
 async function inspectCloudResources(p: CloudArtifactParams, ctx: RunContext): Promise<void> {
-  const cloud = openCloudSession(p, ctx);
+  const ops = openCloudOps(p, ctx);
   try {
-    await ctx.step("validate", () => cloud.probe(ctx.signal));
+    await ctx.step("validate", () => ops.probe(ctx.signal));
     const cloudResources = await ctx.step("stat", async (progress) => {
       const found: InspectedCloudResource[] = [];
       for (const [i, ref] of p.cloudResources.entries()) {
-        const { exists, state } = await cloud.describe(ref, ctx.signal);
+        const { exists, state } = await ops.describe(ref, ctx.signal);
         found.push(state !== undefined ? { kind: ref.kind, id: ref.id, exists, state } : { kind: ref.kind, id: ref.id, exists });
         progress((i + 1) / p.cloudResources.length);
       }
       return found;
     });
-    ctx.setArtifacts({ platform: p.platform, region: p.region, cloudResources });
+    ctx.setArtifacts({ platform: p.platform, ...(p.region ? { region: p.region } : {}), ...(p.project ? { project: p.project } : {}), cloudResources });
   } finally {
-    cloud.destroy();
+    ops.close();
   }
 }
 

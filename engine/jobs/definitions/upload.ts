@@ -18,9 +18,10 @@ import {
 import { JobDefinition, RunContext, SubmitContext } from "../definition";
 import { AzureUploadFields, azureOnlyFieldErrors, azureUploadProperties, checkAzureFields, runAzureUpload } from "./upload-azure";
 import { commonProperties, inputProperties, objectSchema } from "../schemas";
-import { checkInputFormat, checkLocalInputExists, checkPlatformCredential, checkStorageFields, inputFormat, LocationParam } from "../storage-fields";
+import { checkInputFormat, checkLocalInputExists, checkStorageFields, inputFormat, LocationParam } from "../storage-fields";
+import { checkGcpFields, GCP_UPLOAD_PROPERTIES, GcpUploadFields, gcpOnlyFields, runGcpUpload } from "./upload-gcp";
 
-export interface UploadParams extends AzureUploadFields {
+export interface UploadParams extends AzureUploadFields, GcpUploadFields {
   platform: "aws" | "azure" | "gcp";
   inputStorageLocation: LocationParam;
   inputImageFilename: string;
@@ -54,29 +55,37 @@ export interface AwsUploadArtifacts {
 }
 
 /** Any platform's region name; each platform checks its own form (AWS: AWS_REGION). */
-const REGION_PATTERN = "^[a-z][a-z0-9-]{1,39}$";
+const ANY_REGION_PATTERN = "^[a-z][a-z0-9-]{0,62}$";
 const AWS_REGION = /^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$/;
+
+/** Per platform: its submission checks (each refuses the other platforms' fields) and its run. */
+const DRIVERS: Record<UploadParams["platform"], { validate(p: UploadParams, ctx: SubmitContext): Promise<FieldError[]>; run(p: UploadParams, ctx: RunContext): Promise<void> }> = {
+  aws: { validate: async (p, ctx) => [...(await checkAwsFields(p, ctx)), ...gcpOnlyFields(p)], run: runAwsUpload },
+  azure: { validate: async (p, ctx) => [...(await checkAzureFields(p, ctx)), ...gcpOnlyFields(p)], run: runAzureUpload },
+  gcp: { validate: async (p, ctx) => [...(await checkGcpFields(p, ctx)), ...azureOnlyFieldErrors(p)], run: runGcpUpload },
+};
 const AMI_NAME_PATTERN = "^[A-Za-z0-9 ()\\[\\]./'@_-]{3,128}$";
 
 /**
  * IPS $upload: a disk on a share uploaded to a cloud snapshot, then (AWS) registered as the AMI
- * MCS consumes. AWS (EBS direct API) and Azure (managed-disk direct upload, upload-azure.ts)
- * are implemented; GCP is validated, then refused.
+ * MCS consumes. AWS (EBS direct API), Azure (managed-disk direct upload, upload-azure.ts) and
+ * GCP (a sparse tar.gz in GCS -> image, upload-gcp.ts) are implemented.
  */
 export const uploadJob: JobDefinition<UploadParams> = {
   type: "upload",
-  summary: "Upload a disk from a share to a cloud snapshot and register the image (AWS: EBS snapshot -> AMI)",
+  summary: "Upload a disk from a share to a cloud snapshot and register the image (AWS: EBS snapshot -> AMI; GCP: tar.gz in GCS -> image)",
   body: objectSchema(
     {
       ...commonProperties,
       ...inputProperties,
       platform: { type: "string", enum: ["aws", "azure", "gcp"] },
-      region: { type: "string", pattern: REGION_PATTERN, description: "aws: the AWS region, e.g. us-east-1; azure: the location, e.g. eastus (required)." },
+      region: { type: "string", pattern: ANY_REGION_PATTERN, description: "aws: the AWS region, e.g. us-east-1 (required); azure: the location, e.g. eastus (required); gcp: where the image is stored, e.g. us-central1 or us (optional)." },
       targetDiskName: { type: "string", minLength: 1, maxLength: 255, description: "azure, gcp only." },
       targetSnapshotName: { type: "string", minLength: 1, maxLength: 255, description: "aws: the snapshot's Description and Name tag." },
       createAmi: { type: "boolean", description: "aws: register an AMI from the snapshot; default true." },
       amiName: { type: "string", pattern: AMI_NAME_PATTERN, description: "aws: the AMI's name; default targetSnapshotName, else imageport-<jobId>." },
       ...azureUploadProperties,
+      ...GCP_UPLOAD_PROPERTIES,
     },
     ["platform", "inputStorageLocation", "inputImageFilename", "platformCredentialId"],
   ),
@@ -85,32 +94,16 @@ export const uploadJob: JobDefinition<UploadParams> = {
       ...(await checkStorageFields("input", p.inputStorageLocation, p.inputImageFilename, ctx)),
       ...checkInputFormat(p.inputImageFilename, p.inputImageFormat),
       ...checkLocalInputExists(p.inputStorageLocation, p.inputImageFilename, ctx),
-      ...(await PLATFORM_CHECKS[p.platform](p, ctx)),
+      ...(await DRIVERS[p.platform].validate(p, ctx)),
     ];
   },
-  unsupported: (p) =>
-    p.platform in PLATFORM_RUNS
-      ? []
-      : [{ field: "platform", message: `'${p.platform}' has no driver in this engine yet (${Object.keys(PLATFORM_RUNS).join(", ")} are implemented)` }],
-  refusalCode: "PLATFORM_NOT_SUPPORTED",
   steps: () => [
     { name: "validate", weight: 2 },
     { name: "fetch", weight: 8 },
     { name: "upload", weight: 80 },
     { name: "register", weight: 10 },
   ],
-  run: (p, ctx) => PLATFORM_RUNS[p.platform]!(p, ctx),
-};
-
-/** Per platform: the submission checks of its fields, and its run. */
-const PLATFORM_CHECKS: Record<UploadParams["platform"], (p: UploadParams, ctx: SubmitContext) => Promise<FieldError[]>> = {
-  aws: checkAwsFields,
-  azure: checkAzureFields,
-  gcp: (p, ctx) => checkPlatformCredential(p.platformCredentialId, ctx),
-};
-const PLATFORM_RUNS: Partial<Record<UploadParams["platform"], (p: UploadParams, ctx: RunContext) => Promise<void>>> = {
-  aws: runAwsUpload,
-  azure: runAzureUpload,
+  run: (p, ctx) => DRIVERS[p.platform].run(p, ctx),
 };
 
 async function checkAwsFields(p: UploadParams, ctx: SubmitContext): Promise<FieldError[]> {
