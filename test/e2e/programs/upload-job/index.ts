@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as imageport from "pulumi-imageport";
 
-// A disk uploaded to a cloud: an AMI on AWS, a managed disk and image on Azure; the cloud's
+// A disk uploaded to a cloud: an AMI on AWS, a managed disk and image on Azure, an image on GCP; the cloud's
 // key lives in the wallet.
 const config = new pulumi.Config("upload");
 const platform = config.get("platform") ?? "aws";
@@ -9,7 +9,17 @@ const location = { location: config.require("inputLocation") };
 const inputImageFilename = config.require("inputImageFilename");
 
 let upload: imageport.UploadJob;
-if (platform === "azure") {
+if (platform === "gcp") {
+  const gcp = new imageport.Credential("gcp", { type: "Gcp", serviceAccountKey: config.requireSecret("serviceAccountKey") });
+  upload = new imageport.UploadJob("golden-image", {
+    platform: "gcp",
+    bucket: config.require("bucket"),
+    platformCredentialId: gcp.credentialId,
+    inputStorageLocation: location,
+    inputImageFilename,
+    targetImageName: "golden-image",
+  });
+} else if (platform === "azure") {
   const azure = new imageport.Credential("azure", {
     type: "Azure",
     tenantId: config.require("tenantId"),
