@@ -11,6 +11,7 @@ import { jobFailure } from "../../errors";
 import { AwsClients } from "./clients";
 import { BlockSource, dataBlocks, EBS_BLOCK } from "./data-blocks";
 import { awsFailure } from "./failures";
+import { sendBounded } from "../send-bounded";
 
 const GIB = 1024 * 1024 * 1024;
 export const DEFAULT_BLOCKS_IN_FLIGHT = 4;
@@ -72,64 +73,35 @@ export async function writeSnapshot(options: SnapshotWriteOptions): Promise<Writ
   }
   options.onStarted(snapshotId);
 
-  // A failed block stops the others at once: they share this controller.
-  const sending = new AbortController();
-  const stop = () => sending.abort(signal.reason);
-  signal.addEventListener("abort", stop, { once: true });
-  const limit = Math.max(1, options.blocksInFlight ?? DEFAULT_BLOCKS_IN_FLIGHT);
-  const inFlight = new Set<Promise<void>>();
-  let firstError: unknown;
   let blocksWritten = 0;
   let sha256 = "";
   let scanned = 0;
   const aggregate = createHash("sha256"); // LINEAR: the block checksums in index order
   const progress = () => options.onProgress?.(source.virtualSize === 0 ? 1 : scanned / source.virtualSize);
 
-  const put = async (index: number, data: Buffer, checksum: string): Promise<void> => {
-    try {
+  await sendBounded({
+    items: (sending) => dataBlocks(source, { signal: sending, onSha256: (hex) => (sha256 = hex), onScanned: (bytes) => (scanned = bytes) }),
+    limit: options.blocksInFlight ?? DEFAULT_BLOCKS_IN_FLIGHT,
+    signal,
+    async send(block, sending) {
+      const checksum = blockChecksum(block.data);
+      aggregate.update(checksum); // before the first await: in index order
       await clients.ebs.send(
         new PutSnapshotBlockCommand({
           SnapshotId: snapshotId,
-          BlockIndex: index,
-          BlockData: data,
+          BlockIndex: block.index,
+          BlockData: block.data,
           DataLength: EBS_BLOCK,
-          Checksum: checksum,
+          Checksum: checksum.toString("base64"),
           ChecksumAlgorithm: "SHA256",
         }),
-        { abortSignal: sending.signal },
+        { abortSignal: sending },
       );
       blocksWritten++;
       progress();
-    } catch (error) {
-      firstError ??= fail("PutSnapshotBlock", `block ${index} of snapshot ${snapshotId}`, error);
-      sending.abort(firstError);
-    }
-  };
-
-  try {
-    const blocks = dataBlocks(source, {
-      signal: sending.signal,
-      onSha256: (hex) => (sha256 = hex),
-      onScanned: (bytes) => (scanned = bytes),
-    });
-    for await (const block of blocks) {
-      const checksum = blockChecksum(block.data);
-      aggregate.update(checksum);
-      const p = put(block.index, block.data, checksum.toString("base64")).finally(() => inFlight.delete(p));
-      inFlight.add(p);
-      if (inFlight.size >= limit) await Promise.race(inFlight);
-      if (firstError) break;
-    }
-    await Promise.all(inFlight);
-  } catch (error) {
-    firstError ??= error;
-  } finally {
-    signal.removeEventListener("abort", stop);
-    sending.abort();
-    await Promise.allSettled(inFlight);
-  }
-  if (signal.aborted) throw signal.reason;
-  if (firstError) throw firstError;
+    },
+    describe: (block, error) => fail("PutSnapshotBlock", `block ${block.index} of snapshot ${snapshotId}`, error),
+  });
   progress();
 
   try {

@@ -10,6 +10,7 @@ import { setImmediate as yieldToLoop } from "node:timers/promises";
 import { AnonymousCredential, newPipeline, PageBlobClient } from "@azure/storage-blob";
 import { Extent } from "../../disk";
 import { AzureCallError, azureFailure, CallTarget } from "./failures";
+import { sendBounded } from "../send-bounded";
 
 export const PAGE = 512;
 /** Azure's Put Page limit (Azurite accepts more; real Azure answers 413). */
@@ -98,49 +99,25 @@ export async function writePages(options: PageWriteOptions): Promise<WrittenPage
   const blobUrl = new URL(options.sasUrl);
   const target: CallTarget = { url: blobUrl.origin };
   const blob = new PageBlobClient(options.sasUrl, newPipeline(new AnonymousCredential(), { retryOptions: { maxTries: 3, retryDelayInMs: 200 } }));
-  const sending = new AbortController();
-  const stop = () => sending.abort(signal.reason);
-  signal.addEventListener("abort", stop, { once: true });
-  const limit = Math.max(1, options.rangesInFlight ?? DEFAULT_RANGES_IN_FLIGHT);
-  const inFlight = new Set<Promise<void>>();
-  let firstError: unknown;
   let rangesWritten = 0;
   let bytesWritten = 0;
   let sha256 = "";
   let scanned = 0;
   const progress = () => options.onProgress?.(options.fileSize === 0 ? 1 : scanned / options.fileSize);
 
-  const put = async (range: PageRange): Promise<void> => {
-    try {
-      await blob.uploadPages(range.data, range.offset, range.data.length, { abortSignal: sending.signal });
+  await sendBounded({
+    items: (sending) => nonZeroRanges({ ...options, signal: sending, onSha256: (hex) => (sha256 = hex), onScanned: (b) => (scanned = b) }),
+    limit: options.rangesInFlight ?? DEFAULT_RANGES_IN_FLIGHT,
+    signal,
+    async send(range, sending) {
+      await blob.uploadPages(range.data, range.offset, range.data.length, { abortSignal: sending });
       rangesWritten++;
       bytesWritten += range.data.length;
       progress();
-    } catch (error) {
-      const what = `bytes ${range.offset}..${range.offset + range.data.length - 1} of disk ${options.diskId}`;
-      firstError ??= signal.aborted ? signal.reason : azureFailure("Put Page", what, target, withoutSas(error));
-      sending.abort(firstError);
-    }
-  };
-
-  try {
-    const ranges = nonZeroRanges({ ...options, signal: sending.signal, onSha256: (hex) => (sha256 = hex), onScanned: (b) => (scanned = b) });
-    for await (const range of ranges) {
-      const p = put(range).finally(() => inFlight.delete(p));
-      inFlight.add(p);
-      if (inFlight.size >= limit) await Promise.race(inFlight);
-      if (firstError) break;
-    }
-    await Promise.all(inFlight);
-  } catch (error) {
-    firstError ??= error;
-  } finally {
-    signal.removeEventListener("abort", stop);
-    sending.abort();
-    await Promise.allSettled(inFlight);
-  }
-  if (signal.aborted) throw signal.reason;
-  if (firstError) throw firstError;
+    },
+    describe: (range, error) =>
+      azureFailure("Put Page", `bytes ${range.offset}..${range.offset + range.data.length - 1} of disk ${options.diskId}`, target, withoutSas(error)),
+  });
   progress();
   return { rangesWritten, bytesWritten, sha256 };
 }
