@@ -1,6 +1,6 @@
 // A FAKE of the Azure control plane for the managed-disk direct upload, for tests only: an
 // Entra ID token endpoint, the ARM resources the engine uses (resource groups, disks, images,
-// beginGetAccess / endGetAccess, async operations) and a front for the disks' page blobs,
+// snapshots, beginGetAccess / endGetAccess, async operations) and a front for the disks' page blobs,
 // which live in a real Azurite. As strict as Azure's documentation where it matters to the
 // engine: disk states ReadyToUpload -> ActiveUpload -> Unattached with 409 on a wrong state,
 // the uploadSizeBytes rule (N MiB + 512, 20 MiB + 512 .. 32 TiB + 512), long-running
@@ -8,7 +8,7 @@
 // Put Page of at most 4 MiB (Azurite accepts 5), a token endpoint that checks the secret.
 // It runs in the test process on 127.0.0.1 (two ephemeral ports).
 
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { createServer, IncomingMessage, request as httpRequest, Server, ServerResponse } from "node:http";
 import { BlobSASPermissions, generateBlobSASQueryParameters } from "@azure/storage-blob";
 import { Azurite, AZURITE_ACCOUNT } from "../helpers/azurite";
@@ -62,6 +62,19 @@ export interface FakeImage {
   hyperVGeneration?: string;
 }
 
+export interface FakeSnapshot {
+  id: string;
+  name: string;
+  location: string;
+  tags: Record<string, string>;
+  provisioningState: "Creating" | "Succeeded" | "Deleting";
+  sourceDiskId: string;
+  incremental: boolean;
+  diskSizeBytes: number;
+  /** sha256 of the disk's content (the page blob without its VHD footer) when the copy was made. */
+  sha256: string;
+}
+
 export interface ArmFake {
   /** Token endpoint and ARM (what IMAGEPORT_AZURE_AUTHORITY_HOST and _ARM_ENDPOINT point at). */
   url: string;
@@ -69,6 +82,7 @@ export interface ArmFake {
   blobUrl: string;
   disks: Map<string, FakeDisk>;
   images: Map<string, FakeImage>;
+  snapshots: Map<string, FakeSnapshot>;
   /** Every ARM request: method, path without query, status answered. */
   requests: Array<{ method: string; path: string; status: number }>;
   /** Every Put Page the blob front refused, with the reason. */
@@ -102,6 +116,7 @@ export async function startArmFake(options: ArmFakeOptions): Promise<ArmFake> {
   const operations = new Map<string, Operation>();
   const disks = new Map<string, FakeDisk>();
   const images = new Map<string, FakeImage>();
+  const snapshots = new Map<string, FakeSnapshot>();
   const requests: ArmFake["requests"] = [];
   const refusedPuts: ArmFake["refusedPuts"] = [];
   const pollsBeforeDone = options.pollsBeforeDone ?? 1;
@@ -146,6 +161,22 @@ export async function startArmFake(options: ArmFakeOptions): Promise<ArmFake> {
     },
   });
 
+  const snapshotView = (n: FakeSnapshot) => ({
+    id: n.id,
+    name: n.name,
+    type: "Microsoft.Compute/snapshots",
+    location: n.location,
+    tags: n.tags,
+    sku: { name: "Standard_LRS" },
+    properties: {
+      creationData: { createOption: "Copy", sourceResourceId: n.sourceDiskId },
+      incremental: n.incremental,
+      diskSizeBytes: n.diskSizeBytes,
+      diskSizeGB: Math.ceil(n.diskSizeBytes / (1024 * MIB)),
+      provisioningState: n.provisioningState,
+    },
+  });
+
   // ---- Entra ID: POST /{tenant}/oauth2/v2.0/token (client credentials) ----
   const token = (tenant: string, form: URLSearchParams): { status: number; body: object } => {
     const fail = (status: number, error: string, description: string) => ({ status, body: { error, error_description: description } });
@@ -184,7 +215,7 @@ export async function startArmFake(options: ArmFakeOptions): Promise<ArmFake> {
       return send(200, { status: "Succeeded", ...(operation.done.output !== undefined ? { properties: { output: operation.done.output } } : {}) });
     }
 
-    const m = /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)(?:\/providers\/Microsoft\.Compute\/(disks|images)\/([^/]+)(?:\/(beginGetAccess|endGetAccess))?)?$/i.exec(path);
+    const m = /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)(?:\/providers\/Microsoft\.Compute\/(disks|images|snapshots)\/([^/]+)(?:\/(beginGetAccess|endGetAccess))?)?$/i.exec(path);
     if (!m) throw new ArmError(404, "InvalidResourceType", `The fake knows no resource at ${path}.`);
     const [, subscription, groupName, type, rawName, action] = m;
     if (subscription !== options.subscriptionId) throw new ArmError(404, "SubscriptionNotFound", `The subscription '${subscription}' could not be found.`);
@@ -282,6 +313,11 @@ export async function startArmFake(options: ArmFakeOptions): Promise<ArmFake> {
       throw new ArmError(405, "MethodNotAllowed", `${method} is not served on disks.`);
     }
 
+    if (type.toLowerCase() === "snapshots") {
+      if (action) throw new ArmError(404, "InvalidResourceType", `The fake serves no ${action} on snapshots.`);
+      return snapshot(method, name, group.name, key, id, body, send);
+    }
+
     // images
     const image = images.get(key);
     if (method === "GET") {
@@ -332,6 +368,54 @@ export async function startArmFake(options: ArmFakeOptions): Promise<ArmFake> {
       return send(201, imageView(created), { "azure-asyncoperation": op });
     }
     throw new ArmError(405, "MethodNotAllowed", `${method} is not served on images.`);
+  };
+
+  /** Snapshots: PUT (createOption Copy of a disk whose upload ended, same location), GET, DELETE. */
+  const snapshot = async (method: string, name: string, groupName: string, key: string, id: string, body: any, send: (status: number, json?: unknown, headers?: Record<string, string>) => void) => {
+    const found = snapshots.get(key);
+    if (method === "GET") {
+      if (!found) throw new ArmError(404, "ResourceNotFound", `The Resource 'Microsoft.Compute/snapshots/${name}' under resource group '${groupName}' was not found.`);
+      return send(200, snapshotView(found));
+    }
+    if (method === "DELETE") {
+      if (!found) return send(204);
+      found.provisioningState = "Deleting";
+      const location = startOperation(found.location, () => {
+        snapshots.delete(key);
+      });
+      return send(202, undefined, { "azure-asyncoperation": location, location, "retry-after": "0" });
+    }
+    if (method !== "PUT") throw new ArmError(405, "MethodNotAllowed", `${method} is not served on snapshots.`);
+    if (!NAME.test(name)) throw new ArmError(400, "InvalidResourceName", `The snapshot name '${name}' is not valid.`);
+    if (found) throw new ArmError(409, "PropertyChangeNotAllowed", `Snapshot '${name}' already exists; changing property 'creationData' is not allowed.`);
+    const location = body?.location;
+    if (typeof location !== "string" || !locations.has(location)) throw new ArmError(400, "LocationNotAvailableForResourceType", `The location '${location}' is not available for resource type 'Microsoft.Compute/snapshots'.`);
+    const creation = body?.properties?.creationData;
+    if (creation?.createOption !== "Copy") throw new ArmError(400, "InvalidParameter", "The fake creates snapshots with creationData.createOption Copy only.");
+    const source = disks.get(String(creation.sourceResourceId ?? "").toLowerCase());
+    if (!source) throw new ArmError(404, "NotFound", `The source resource '${creation.sourceResourceId}' was not found.`);
+    if (source.diskState !== "Unattached" || source.provisioningState !== "Succeeded") {
+      throw new ArmError(409, "OperationNotAllowed", `Disk '${source.name}' is in state ${source.diskState}; a snapshot can be made only of a disk whose upload ended.`);
+    }
+    if (source.location !== location) throw new ArmError(400, "InvalidParameter", `The source disk is in ${source.location}, the snapshot in ${location}; they must be in the same location.`);
+    const diskSizeBytes = source.uploadSizeBytes - 512;
+    const content = await service.getContainerClient(source.container).getPageBlobClient(source.blob).downloadToBuffer(0, diskSizeBytes);
+    const created: FakeSnapshot = {
+      id,
+      name,
+      location,
+      tags: body.tags ?? {},
+      provisioningState: "Creating",
+      sourceDiskId: source.id,
+      incremental: body.properties.incremental === true,
+      diskSizeBytes,
+      sha256: createHash("sha256").update(content).digest("hex"),
+    };
+    snapshots.set(key, created);
+    const op = startOperation(location, () => {
+      created.provisioningState = "Succeeded";
+    });
+    return send(201, snapshotView(created), { "azure-asyncoperation": op });
   };
 
   const armServer = createServer((req, res) => {
@@ -420,6 +504,7 @@ export async function startArmFake(options: ArmFakeOptions): Promise<ArmFake> {
     blobUrl,
     disks,
     images,
+    snapshots,
     requests,
     refusedPuts,
     get pageDelayMs() {

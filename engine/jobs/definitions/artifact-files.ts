@@ -23,7 +23,7 @@ export interface ArtifactFilesParams {
   resourceLocationId?: string;
 }
 
-/** One resource an upload job made: kind and id as its platform names them. */
+/** One resource an upload or createImage job made: kind and id as its platform names them. */
 export interface CloudResourceRef {
   /** aws: "snapshot" | "image"; azure: "disk" | "image". */
   kind: string;
@@ -75,7 +75,7 @@ const CLOUD_PLATFORMS: Record<CloudPlatform, { credentialType: string; open(p: C
 
 const isCloudPlatform = (value: unknown): value is CloudPlatform => typeof value === "string" && Object.hasOwn(CLOUD_PLATFORMS, value);
 
-/** The stored parameters naming the cloud resources of a complete upload job (jobId form only). */
+/** The stored parameters naming the cloud resources of a complete upload or createImage job (jobId form only). */
 export interface CloudArtifactParams {
   jobId: string;
   platform: CloudPlatform;
@@ -88,7 +88,7 @@ export interface CloudArtifactParams {
   resourceLocationId?: string;
 }
 
-/** What $inspect and $delete do with an upload job's cloud resources, per platform. */
+/** What $inspect and $delete do with a job's cloud resources, per platform. */
 export interface CloudOps {
   /** Where the resources are, for messages ("us-east-1", "project p"). */
   where: string;
@@ -114,7 +114,9 @@ const OUTPUT_FILES: Partial<Record<JobType, (p: TransferParams) => string[]>> = 
   prepareAndPublish: (p) => [p.outputImageFilename, propertiesFileName(p.outputImageFilename)],
 };
 const TYPES_WITH_FILES = Object.keys(OUTPUT_FILES).join(", ");
-const TYPES_WITH_OUTPUTS = `${TYPES_WITH_FILES}, upload`;
+/** Job types whose outputs are cloud resources (recorded as artifacts.cloudResources). */
+const TYPES_WITH_CLOUD_OUTPUTS: readonly JobType[] = ["upload", "createImage"];
+const TYPES_WITH_OUTPUTS = `${TYPES_WITH_FILES}, ${TYPES_WITH_CLOUD_OUTPUTS.join(", ")}`;
 
 const FORMS = "give either jobId (the outputs of that job) or storageLocation with filenames";
 
@@ -133,7 +135,7 @@ export function artifactFilesBody(verb: string, releases: string): object {
           maxLength: 64,
           description:
             `A complete ${TYPES_WITH_OUTPUTS} job whose outputs to ${verb} (for publish jobs: the vDisk and its properties file; ` +
-            "for upload jobs: its cloud resources (aws: AMI and snapshot; azure: image and disk), through the job's platformCredentialId unless one is given here). " +
+            "for upload jobs: its cloud resources (aws: AMI and snapshot; azure: image and disk; gcp: image and archive); for createImage jobs: the AMI or snapshot it made; through the job's platformCredentialId unless one is given here). " +
             "Resolved at submission into storageLocation and filenames. Not with storageLocation/filenames. " +
             "The job runs in that job's resource location unless resourceLocationId says otherwise.",
         },
@@ -173,7 +175,7 @@ export async function resolveArtifactFiles(p: ArtifactFilesParams, ctx: ResolveC
   const source = await ctx.job(p.jobId);
   if (!source) throw jobIdProblem(`names no job: there is no job '${p.jobId}' for this customer; list jobs with GET /ips/jobs`);
   const files = OUTPUT_FILES[source.type];
-  if (!files && source.type !== "upload") {
+  if (!files && !TYPES_WITH_CLOUD_OUTPUTS.includes(source.type)) {
     throw jobIdProblem(`names a ${source.type} job, which writes no files; only the outputs of ${TYPES_WITH_OUTPUTS} jobs can be named by jobId (name other files with storageLocation and filenames)`);
   }
   if (source.status !== "complete") {
@@ -193,7 +195,7 @@ export async function resolveArtifactFiles(p: ArtifactFilesParams, ctx: ResolveC
   };
 }
 
-/** An upload job's cloud resources, from its recorded artifacts (AMI first: it uses the snapshot). */
+/** An upload or createImage job's cloud resources, from its recorded artifacts. */
 function resolveCloudResources(
   p: ArtifactFilesParams,
   jobId: string,
@@ -220,7 +222,7 @@ function resolveCloudResources(
   }
   const refs = Array.isArray(artifacts.cloudResources) ? (artifacts.cloudResources as CloudResourceRef[]) : [];
   if (!isCloudPlatform(artifacts.platform) || typeof artifacts.region !== "string" || refs.length === 0) {
-    throw jobIdProblem(`names upload job '${jobId}', which recorded no cloud resources (it ran on an engine without cloudResources artifacts)`);
+    throw jobIdProblem(`names job '${jobId}', which recorded no cloud resources (it ran on an engine without cloudResources artifacts)`);
   }
   return { ...common, platform: artifacts.platform, region: artifacts.region, cloudResources: refs.map(({ kind, id }) => ({ kind, id })) };
 }
@@ -232,7 +234,7 @@ export async function checkArtifacts(p: ArtifactParams, ctx: SubmitContext): Pro
   const type = await ctx.credentialType(p.platformCredentialId);
   if (p.platform === "gcp") return gcpCredentialProblem(p, type);
   if (type === undefined) {
-    return [{ field: "platformCredentialId", message: `names credential '${p.platformCredentialId}' (the one upload job '${p.jobId}' used unless given), which does not exist; create it again or name another ${wanted} credential` }];
+    return [{ field: "platformCredentialId", message: `names credential '${p.platformCredentialId}' (the one job '${p.jobId}' used unless given), which does not exist; create it again or name another ${wanted} credential` }];
   }
   if (type !== wanted) return [{ field: "platformCredentialId", message: `must name an ${wanted} credential; '${p.platformCredentialId}' is of type ${type}` }];
   return [];

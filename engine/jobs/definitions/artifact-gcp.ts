@@ -30,7 +30,7 @@ export function openGcpOps(p: CloudArtifactParams, ctx: RunContext): CloudOps {
 
 export function gcpCredentialProblem(p: CloudArtifactParams, type: string | undefined): FieldError[] {
   if (type === undefined) {
-    return [{ field: "platformCredentialId", message: `names credential '${p.platformCredentialId}' (the one upload job '${p.jobId}' used unless given), which does not exist; create it again or name another Gcp credential` }];
+    return [{ field: "platformCredentialId", message: `names credential '${p.platformCredentialId}' (the one job '${p.jobId}' used unless given), which does not exist; create it again or name another Gcp credential` }];
   }
   if (type !== "Gcp") return [{ field: "platformCredentialId", message: `must name a Gcp credential; '${p.platformCredentialId}' is of type ${type}` }];
   return [];

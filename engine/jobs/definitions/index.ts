@@ -1,5 +1,6 @@
 import { JobDefinition } from "../definition";
 import { JobType } from "../model";
+import { createImageJob } from "./create-image";
 import { deleteJob } from "./delete";
 import { exportJob } from "./export";
 import { inspectJob } from "./inspect";
@@ -13,6 +14,7 @@ export const JOB_DEFINITIONS: Record<JobType, JobDefinition> = {
   prepare: prepareJob,
   prepareAndPublish: prepareAndPublishJob,
   publish: publishJob,
+  createImage: createImageJob,
   delete: deleteJob,
   inspect: inspectJob,
 };

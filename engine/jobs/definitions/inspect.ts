@@ -23,7 +23,7 @@ export interface InspectedFile {
 
 /** One cloud resource (an upload job's snapshot or AMI) as an inspect job found it. */
 export interface InspectedCloudResource {
-  /** aws: "snapshot" | "image"; azure: "disk" | "image"; gcp: "image" | "object". */
+  /** aws: "snapshot" | "image"; azure: "disk" | "image" | "snapshot"; gcp: "image" | "object". */
   kind: string;
   id: string;
   exists: boolean;

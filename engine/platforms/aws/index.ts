@@ -5,7 +5,7 @@ export type { AwsClients } from "./clients";
 export { EBS_BLOCK, dataBlocks, openBlockSource } from "./data-blocks";
 export type { BlockSource, DataBlock } from "./data-blocks";
 export { awsFailure, isNotFound } from "./failures";
-export { registerImage, ROOT_DEVICE } from "./image";
+export { findOwnImage, registerImage, ROOT_DEVICE, waitForImage } from "./image";
 export type { ImageSpec } from "./image";
 export { describeResource, removeResource, removalOrder } from "./resources";
 export type { CloudResourceKind, CloudResourceRef, CloudResourceState } from "./resources";

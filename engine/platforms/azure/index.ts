@@ -1,4 +1,4 @@
-// engine/platforms/azure: the Azure target (managed-disk direct upload -> optional managed image). Re-exports only.
+// engine/platforms/azure: the Azure target (managed-disk direct upload -> optional managed image; snapshots for MCS). Re-exports only.
 
 export { ARM_ENDPOINT_ENV, AUTHORITY_HOST_ENV, azureEndpoints } from "./settings";
 export type { AzureEndpoints } from "./settings";
@@ -10,15 +10,18 @@ export {
   beginWriteAccess,
   checkResourceGroup,
   createImage,
+  createSnapshot,
   createUploadDisk,
   diskId,
   endAccess,
   getDisk,
   imageId,
+  parseDiskId,
+  snapshotId,
   DISKS_API_VERSION,
   IMAGES_API_VERSION,
 } from "./managed-disk";
-export type { ResourceGroupRef, UploadDiskSpec } from "./managed-disk";
+export type { ResourceGroupRef, SnapshotSpec, UploadDiskSpec } from "./managed-disk";
 export { DEFAULT_RANGES_IN_FLIGHT, MAX_PUT_PAGE, nonZeroRanges, PAGE, writePages } from "./page-writer";
 export type { WrittenPages } from "./page-writer";
 export { azureRemovalOrder, describeAzureResource, removeAzureResource } from "./resources";

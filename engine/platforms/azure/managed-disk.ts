@@ -28,6 +28,18 @@ export function imageId(g: ResourceGroupRef, name: string): string {
   return `${resourceGroupId(g)}/providers/Microsoft.Compute/images/${encodeURIComponent(name)}`;
 }
 
+export function snapshotId(g: ResourceGroupRef, name: string): string {
+  return `${resourceGroupId(g)}/providers/Microsoft.Compute/snapshots/${encodeURIComponent(name)}`;
+}
+
+const MANAGED_DISK_ID = /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.Compute\/disks\/([^/]+)$/i;
+
+/** The subscription, resource group and name in a managed disk's ARM id; undefined when it is not one. */
+export function parseDiskId(id: string): (ResourceGroupRef & { name: string }) | undefined {
+  const m = MANAGED_DISK_ID.exec(id);
+  return m ? { subscriptionId: decodeURIComponent(m[1]!), resourceGroup: decodeURIComponent(m[2]!), name: decodeURIComponent(m[3]!) } : undefined;
+}
+
 export interface UploadDiskSpec {
   location: string;
   /** The fixed VHD's size: N MiB + 512. */
@@ -41,6 +53,9 @@ export interface DiskState {
   exists: boolean;
   /** ReadyToUpload, ActiveUpload, Unattached, ... */
   diskState?: string;
+  location?: string;
+  hyperVGeneration?: string;
+  osType?: string;
   tags?: Record<string, string>;
 }
 
@@ -57,7 +72,8 @@ export async function checkResourceGroup(arm: ArmClient, g: ResourceGroupRef, si
 export async function getDisk(arm: ArmClient, id: string, signal: AbortSignal): Promise<DiskState> {
   try {
     const answer = await arm.send("GET", `${id}?api-version=${DISKS_API_VERSION}`, undefined, signal);
-    return { exists: true, diskState: answer.json?.properties?.diskState, tags: answer.json?.tags ?? {} };
+    const { properties = {}, location, tags = {} } = answer.json ?? {};
+    return { exists: true, diskState: properties.diskState, location, hyperVGeneration: properties.hyperVGeneration, osType: properties.osType, tags };
   } catch (error) {
     if (isNotFound(error)) return { exists: false };
     throw arm.fail("GET disk", id, error, signal);
@@ -142,5 +158,33 @@ export async function createImage(arm: ArmClient, id: string, spec: ImageSpec, s
     );
   } catch (error) {
     throw arm.fail("PUT image", `image ${id} from disk ${spec.diskId}`, error, signal);
+  }
+}
+
+export interface SnapshotSpec {
+  location: string;
+  diskId: string;
+  tags: Record<string, string>;
+}
+
+/**
+ * A full (not incremental) snapshot copied from the disk: what MCS takes as an Azure master
+ * image, and independent of the disk once made.
+ */
+export async function createSnapshot(arm: ArmClient, id: string, spec: SnapshotSpec, signal: AbortSignal): Promise<void> {
+  try {
+    await arm.longRunning(
+      "PUT",
+      `${id}?api-version=${DISKS_API_VERSION}`,
+      {
+        location: spec.location,
+        tags: spec.tags,
+        sku: { name: "Standard_LRS" },
+        properties: { incremental: false, creationData: { createOption: "Copy", sourceResourceId: spec.diskId } },
+      },
+      signal,
+    );
+  } catch (error) {
+    throw arm.fail("PUT snapshot", `snapshot ${id} of disk ${spec.diskId}`, error, signal);
   }
 }

@@ -1,11 +1,11 @@
-// The Azure resources an upload job leaves (its managed disk and image), by ARM id: whether
+// The Azure resources jobs leave (an upload's managed disk and image, an image job's snapshot), by ARM id: whether
 // they still exist, and their removal. "Not found" is an answer here, never a failure.
 
 import { ArmClient } from "./arm";
 import { isNotFound } from "./failures";
 import { DISKS_API_VERSION, endAccess, IMAGES_API_VERSION } from "./managed-disk";
 
-export type AzureResourceKind = "disk" | "image";
+export type AzureResourceKind = "disk" | "image" | "snapshot";
 
 export interface AzureResourceRef {
   kind: AzureResourceKind;
@@ -49,7 +49,9 @@ export async function removeAzureResource(arm: ArmClient, ref: AzureResourceRef,
   }
 }
 
-/** Images before disks: an image is made from the disk. */
+const REMOVAL_RANK: Record<AzureResourceKind, number> = { image: 0, snapshot: 1, disk: 2 };
+
+/** Images and snapshots before disks: they are made from the disk. */
 export function azureRemovalOrder<T extends AzureResourceRef>(refs: readonly T[]): T[] {
-  return [...refs].sort((a, b) => (a.kind === b.kind ? 0 : a.kind === "image" ? -1 : 1));
+  return [...refs].sort((a, b) => REMOVAL_RANK[a.kind] - REMOVAL_RANK[b.kind]);
 }
