@@ -7,4 +7,5 @@ export * from "./export-job";
 export * from "./upload-job";
 export * from "./prepare-job";
 export * from "./publish-job";
+export * from "./image";
 export * from "./migration";

@@ -19,8 +19,15 @@ const MAX_ENGINE_TIMEOUT_S = 604_800;
 
 /** What makes one job-backed resource type (ExportJob, PrepareJob, PublishJob) different from another. */
 export interface JobResourceSpec {
-  /** The resource type token; every schema.json input but `timeouts` goes into the job request. */
+  /** The resource type token; every schema.json input but `timeouts` and `localInputs` goes into the job request. */
   token: string;
+  /**
+   * Inputs the engine never sees (besides `timeouts`): they update in place, and refresh keeps
+   * them from the state, since the job cannot tell them.
+   */
+  localInputs?: readonly string[];
+  /** Outputs computed from the inputs and the other outputs (recomputed when an input updates in place). */
+  derived?(props: PropertyMap): PropertyMap;
   /** "export": how messages name the job. */
   noun: string;
   /** The engine job these inputs ask for. */
@@ -55,12 +62,15 @@ interface Inspection {
 export function jobResource(spec: JobResourceSpec): ResourceHandler {
   const { noun } = spec;
   // Inputs are named as the API names the request fields, so the request is the inputs.
-  const requestKeys = (resourceSpec(spec.token)?.inputs ?? []).filter((k) => k !== "timeouts");
+  const localKeys = ["timeouts", ...(spec.localInputs ?? [])];
+  const requestKeys = (resourceSpec(spec.token)?.inputs ?? []).filter((k) => !localKeys.includes(k));
+  const withDerived = (props: PropertyMap) => compact({ ...props, ...spec.derived?.(props) });
+  const localInputs = (from: PropertyMap) => Object.fromEntries(localKeys.map((k) => [k, from[k]]));
 
   /** Outputs of a finished (or still running) job: the inputs, the job's state and its artifacts. */
   function outputsOf(inputs: PropertyMap, job: Job, sizeBytes?: number): PropertyMap {
     const artifacts = job.status === "complete" ? spec.outputs(job.additionalInfo.artifacts) : {};
-    return compact({
+    return withDerived({
       ...inputs,
       ...artifacts,
       ...(sizeBytes !== undefined ? { sizeBytes } : {}),
@@ -181,7 +191,7 @@ export function jobResource(spec: JobResourceSpec): ResourceHandler {
         throw new Error(`job ${id} is a ${job.type} job, not ${spec.jobTypes.map((t) => `a ${t}`).join(" or ")} job; import the resource type that made it`);
       }
       const known = Object.keys(inputs).length ? inputs : state;
-      const readInputs = compact({ ...inputsFromParameters(job.parameters, requestKeys), timeouts: known.timeouts });
+      const readInputs = compact({ ...inputsFromParameters(job.parameters, requestKeys), ...localInputs(known) });
       if (job.status !== "complete") return { id, inputs: readInputs, outputs: outputsOf(readInputs, job) };
       const found = await inspect(id, ctx);
       if (!found.present) return undefined; // removed out of band: the resource is gone
@@ -190,9 +200,9 @@ export function jobResource(spec: JobResourceSpec): ResourceHandler {
 
     async update(id, state, news, ctx) {
       if (state.status === "complete") {
-        // Only inputs that change no job (timeouts, overwriteOutput) update in place.
-        const computed = Object.fromEntries(Object.entries(state).filter(([k]) => !(k in news) && !requestKeys.includes(k) && k !== "timeouts"));
-        return compact({ ...computed, ...news });
+        // Only inputs that change no job (timeouts, overwriteOutput, local inputs) update in place.
+        const computed = Object.fromEntries(Object.entries(state).filter(([k]) => !(k in news) && !requestKeys.includes(k) && !localKeys.includes(k)));
+        return withDerived({ ...computed, ...news });
       }
       // An earlier `up` stopped waiting (Ctrl-C, deadline, lost engine): wait for the same job now.
       const job = await ctx.client.jobs.get(id);

@@ -6,6 +6,7 @@ import { exportJobHandler } from "./export-job";
 import { prepareJobHandler } from "./prepare-job";
 import { publishJobHandler } from "./publish-job";
 import { uploadJobHandler } from "./upload-job";
+import { imageHandler } from "./image";
 
 /** One handler per resource type token of schema.json. */
 export const handlers: Record<string, ResourceHandler> = {
@@ -16,4 +17,5 @@ export const handlers: Record<string, ResourceHandler> = {
   "imageport:index:UploadJob": uploadJobHandler,
   "imageport:index:PrepareJob": prepareJobHandler,
   "imageport:index:PublishJob": publishJobHandler,
+  "imageport:index:Image": imageHandler,
 };
