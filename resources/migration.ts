@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { ExportJob } from "./export-job";
 import { PrepareJob } from "./prepare-job";
 import { PublishJob } from "./publish-job";
+import { Image } from "./image";
 import { JobTimeoutsArgs, StorageLocation, StorageLocationArgs } from "./types";
 import { UploadJob } from "./upload-job";
 
@@ -17,17 +18,19 @@ export interface MigrationArgs {
   staging?: pulumi.Input<StorageLocationArgs>;
   /** The PVS target (PvsToPvs, McsToPvs): the store and the vDisk's name (`.vhdx`). */
   pvs?: { store: pulumi.Input<StorageLocationArgs>; vdiskName: pulumi.Input<string>; description?: pulumi.Input<string> };
-  /** An MCS target on AWS (McsToMcs, PvsToMcs): region, the `Aws` credential id and the AMI's name. */
+  /** An MCS target on AWS (McsToMcs, PvsToMcs): region, the `Aws` credential id and the AMI's name (default: the migration's name). */
   aws?: { region: pulumi.Input<string>; credentialId: pulumi.Input<string>; amiName?: pulumi.Input<string> };
-  /** An MCS target on Azure (McsToMcs, PvsToMcs): where the managed disk goes, the `Azure` credential id, and whether to make a managed image too. */
+  /** An MCS target on Azure (McsToMcs, PvsToMcs): where the managed disk goes, the `Azure` credential id, and the names of the disk and of the snapshot MCS takes (default: the migration's name). */
   azure?: {
     region: pulumi.Input<string>;
     subscriptionId: pulumi.Input<string>;
     resourceGroup: pulumi.Input<string>;
     credentialId: pulumi.Input<string>;
     diskName?: pulumi.Input<string>;
-    createImage?: pulumi.Input<boolean>;
+    snapshotName?: pulumi.Input<string>;
   };
+  /** MCS targets: the Citrix hosting unit of the catalog, for `masterImagePath`. */
+  hostingUnit?: pulumi.Input<string>;
   /** The resource location whose connectors run every step (default `local`). */
   resourceLocationId?: pulumi.Input<string>;
   /** How long each step may take. */
@@ -37,9 +40,10 @@ export interface MigrationArgs {
 /**
  * One image migration, chained from the job resources: MCS->PVS exports the master disk and
  * publishes it prepared for PVS; PVS->PVS prepares and publishes the vDisk into the target
- * store; MCS->MCS exports, prepares for MCS and uploads it (an AMI on AWS, a managed disk on
- * Azure); PVS->MCS prepares the vDisk for MCS and uploads it. Preparation happens on the disk before upload (this engine prepares
- * disks, not cloud instances), so the upload carries the prepared image.
+ * store; MCS->MCS exports, prepares for MCS, uploads it and makes the Image MCS consumes (an
+ * AMI on AWS, a snapshot of the managed disk on Azure); PVS->MCS prepares the vDisk for MCS,
+ * uploads it and makes the Image. Preparation happens on the disk before upload (this engine
+ * prepares disks, not cloud instances), so the upload carries the prepared image.
  */
 export class Migration extends pulumi.ComponentResource {
   static readonly __pulumiType = "imageport:index:Migration";
@@ -49,10 +53,13 @@ export class Migration extends pulumi.ComponentResource {
   readonly prepareJob?: PrepareJob;
   readonly publishJob?: PublishJob;
   readonly uploadJob?: UploadJob;
+  readonly image?: Image;
   /** PVS targets: the vDisk in the store. */
   readonly vdiskUri?: pulumi.Output<string>;
-  /** MCS targets: what the catalog provisions from: the AMI on AWS, the image (else the managed disk) on Azure. */
+  /** MCS targets: what the catalog provisions from: the AMI on AWS, the snapshot (ARM id) on Azure. */
   readonly imageId?: pulumi.Output<string>;
+  /** MCS targets with hostingUnit: the image's `XDHyp:\HostingUnits\...` path. */
+  readonly masterImagePath?: pulumi.Output<string | undefined>;
   /** AWS: the AMI's snapshot. */
   readonly snapshotId?: pulumi.Output<string | undefined>;
   /** SHA-256 of the migrated image's contents, verified at each step. */
@@ -106,8 +113,8 @@ export class Migration extends pulumi.ComponentResource {
         outputImageFilename: `${name}-mcs.vhdx`,
       }, child);
       const input = { inputStorageLocation: this.prepareJob.outputStorageLocation, inputImageFilename: this.prepareJob.outputImageFilename };
-      const target = args.aws
-        ? { platform: "aws" as const, region: args.aws.region, platformCredentialId: args.aws.credentialId, amiName: args.aws.amiName }
+      const placement = args.aws
+        ? { platform: "aws" as const, region: args.aws.region, platformCredentialId: args.aws.credentialId }
         : {
             platform: "azure" as const,
             region: args.azure!.region,
@@ -115,13 +122,21 @@ export class Migration extends pulumi.ComponentResource {
             resourceGroup: args.azure!.resourceGroup,
             platformCredentialId: args.azure!.credentialId,
             targetDiskName: args.azure!.diskName,
-            createImage: args.azure!.createImage,
           };
-      this.uploadJob = new UploadJob(`${name}-upload`, { ...common, ...input, ...target }, child);
-      this.imageId = this.uploadJob.targetId; // the AMI, or the Azure image (else the managed disk)
+      // The upload leaves a snapshot (AWS) or a disk (Azure); the Image made from it is MCS's.
+      this.uploadJob = new UploadJob(`${name}-upload`, { ...common, ...input, ...placement, ...(args.aws ? { createAmi: false } : {}) }, child);
+      this.image = new Image(`${name}-image`, {
+        ...common,
+        hostingUnit: args.hostingUnit,
+        ...(args.aws
+          ? { platform: "aws" as const, region: args.aws.region, platformCredentialId: args.aws.credentialId, snapshotId: this.uploadJob.snapshotId, imageName: args.aws.amiName ?? name }
+          : { platform: "azure" as const, platformCredentialId: args.azure!.credentialId, diskId: this.uploadJob.diskId, imageName: args.azure!.snapshotName ?? name }),
+      }, child);
+      this.imageId = this.image.imageId;
+      this.masterImagePath = this.image.masterImagePath;
       this.snapshotId = this.uploadJob.snapshotId;
       this.sha256 = this.uploadJob.sha256;
     }
-    this.registerOutputs({ vdiskUri: this.vdiskUri, imageId: this.imageId, snapshotId: this.snapshotId, sha256: this.sha256 });
+    this.registerOutputs({ vdiskUri: this.vdiskUri, imageId: this.imageId, masterImagePath: this.masterImagePath, snapshotId: this.snapshotId, sha256: this.sha256 });
   }
 }

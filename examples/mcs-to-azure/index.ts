@@ -3,8 +3,9 @@ import * as pulumi from "@pulumi/pulumi";
 import * as imageport from "pulumi-imageport";
 
 // MCS -> MCS, on-premises to Azure: the master image's disk on an SMB share is exported,
-// prepared for MCS and uploaded as a managed disk (only the non-zero pages travel); the disk
-// then becomes a Compute Gallery image version, which an MCS catalog on Azure provisions from.
+// prepared for MCS and uploaded as a managed disk (only the non-zero pages travel); its Image is
+// a snapshot of that disk (an MCS master image, named by masterImagePath), which also becomes a
+// Compute Gallery image version, which an MCS catalog on Azure can provision from.
 const config = new pulumi.Config();
 const azureConfig = new pulumi.Config("azure-native");
 const location = azureConfig.require("location");
@@ -29,7 +30,8 @@ const golden = new imageport.Migration("win11-golden", {
   workflow: "McsToMcs",
   source: { location: onShare("images/master"), imageFilename: config.get("masterDisk") ?? "win11-golden.vhdx" },
   staging: onShare("images/staging"),
-  azure: { region: location, subscriptionId, resourceGroup, credentialId: principal.credentialId, diskName: "win11-golden-os" },
+  azure: { region: location, subscriptionId, resourceGroup, credentialId: principal.credentialId, diskName: "win11-golden-os", snapshotName: "win11-golden" },
+  hostingUnit: config.get("hostingUnit") ?? "azure-westeurope",
   timeouts: { create: "4h" },
 });
 
@@ -53,6 +55,7 @@ const version = new compute.GalleryImageVersion("1.0.0", {
   storageProfile: { osDiskImage: { source: { id: golden.imageId! } } },
 });
 
-export const managedDiskId = golden.imageId;
+export const snapshotId = golden.imageId;
+export const masterImagePath = golden.masterImagePath;
 export const imageSha256 = golden.sha256;
 export const galleryImageVersionId = version.id;

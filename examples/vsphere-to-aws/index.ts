@@ -3,8 +3,9 @@ import * as pulumi from "@pulumi/pulumi";
 import * as imageport from "pulumi-imageport";
 
 // MCS -> MCS, vSphere to AWS: the master VM's disk, copied from its datastore to an SMB share,
-// is exported to VHDX, prepared for MCS and uploaded as an EBS snapshot and an AMI; the AMI
-// then backs an EC2 launch template, the way an MCS catalog on AWS consumes it.
+// is exported to VHDX, prepared for MCS and uploaded as an EBS snapshot, and an Image (the AMI)
+// is registered from it; the AMI then backs an EC2 launch template, and masterImagePath names
+// it for an MCS catalog in the hosting unit.
 const config = new pulumi.Config();
 const awsConfig = new pulumi.Config("aws");
 
@@ -26,6 +27,7 @@ const golden = new imageport.Migration("win11-golden", {
   source: { location: onShare("images/vsphere"), imageFilename: config.get("masterDisk") ?? "win11-golden.vmdk" },
   staging: onShare("images/staging"),
   aws: { region: awsConfig.require("region"), credentialId: awsKey.credentialId, amiName: "win11-golden" },
+  hostingUnit: config.get("hostingUnit") ?? "aws-us-east-1",
   timeouts: { create: "4h" },
 });
 
@@ -38,5 +40,6 @@ const template = new aws.ec2.LaunchTemplate("win11-vda", {
 
 export const amiId = golden.imageId;
 export const snapshotId = golden.snapshotId;
+export const masterImagePath = golden.masterImagePath;
 export const imageSha256 = golden.sha256;
 export const launchTemplateId = template.id;

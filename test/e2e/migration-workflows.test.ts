@@ -42,9 +42,9 @@ describe("Migration runs each workflow's steps and destroy leaves only the sourc
   const cases = [
     { workflow: "McsToPvs", sourceDisk: "master.qcow2", jobs: ["export", "prepareAndPublish"] },
     { workflow: "PvsToPvs", sourceDisk: "vdisk.vhdx", jobs: ["prepareAndPublish"] },
-    { workflow: "McsToMcs", sourceDisk: "master.qcow2", jobs: ["export", "prepare", "upload"] },
-    { workflow: "PvsToMcs", sourceDisk: "vdisk.vhdx", jobs: ["prepare", "upload"] },
-    { workflow: "McsToMcs", cloud: "azure", sourceDisk: "master.qcow2", jobs: ["export", "prepare", "upload"] },
+    { workflow: "McsToMcs", sourceDisk: "master.qcow2", jobs: ["export", "prepare", "upload", "createImage"] },
+    { workflow: "PvsToMcs", sourceDisk: "vdisk.vhdx", jobs: ["prepare", "upload", "createImage"] },
+    { workflow: "McsToMcs", cloud: "azure", sourceDisk: "master.qcow2", jobs: ["export", "prepare", "upload", "createImage"] },
   ];
   for (const c of cases) {
     const cloud = c.cloud ?? "aws";
@@ -89,10 +89,14 @@ describe("Migration runs each workflow's steps and destroy leaves only the sourc
         } else if (cloud === "azure") {
           const disk = arm.disk("golden-mcs");
           assert.equal(disk?.diskState, "Unattached", "the managed disk is uploaded");
-          assert.ok(String(outputs.imageId).endsWith("/disks/golden-mcs"), "MCS gets the managed disk");
+          const snapshot = arm.snapshots.get(String(outputs.imageId).toLowerCase());
+          assert.ok(String(outputs.imageId).endsWith("/snapshots/golden-mcs-snapshot"), "MCS gets a snapshot of the disk");
+          assert.equal(snapshot?.sourceDiskId, disk.id);
+          assert.equal(outputs.masterImagePath, `XDHyp:\\HostingUnits\\unit-1\\image.folder\\${RESOURCE_GROUP}.resourcegroup\\golden-mcs-snapshot.snapshot`);
         } else {
           const { Images = [] } = await moto.ec2.send(new DescribeImagesCommand({ Owners: ["self"] }));
-          assert.ok(Images.some((i) => i.ImageId === outputs.imageId && i.Name === "golden-mcs"), "the AMI exists");
+          assert.deepEqual(Images.filter((i) => i.State !== "deregistered").map((i) => [i.ImageId, i.Name]), [[outputs.imageId, "golden-mcs"]], "one AMI: the Image's");
+          assert.equal(outputs.masterImagePath, `XDHyp:\\HostingUnits\\unit-1\\golden-mcs (${outputs.imageId}).ami`);
         }
         await project.ok(["preview", "--expect-no-changes"]);
         await project.ok(["destroy", "--yes"]);
@@ -101,6 +105,7 @@ describe("Migration runs each workflow's steps and destroy leaves only the sourc
         assert.deepEqual(fs.readdirSync(path.join(images.dir, "source")), [c.sourceDisk]);
         if (cloud === "azure" && c.workflow.endsWith("ToMcs")) {
           assert.equal(arm.disk("golden-mcs"), undefined, "the managed disk is gone");
+          assert.equal(arm.snapshots.size, 0, "the snapshot is gone");
         } else if (!c.workflow.endsWith("ToPvs")) {
           const { Images = [] } = await moto.ec2.send(new DescribeImagesCommand({ Owners: ["self"] }));
           assert.ok(!Images.some((i) => i.ImageId === outputs.imageId), "the AMI is gone");

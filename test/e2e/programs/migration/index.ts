@@ -26,10 +26,13 @@ const migration = new imageport.Migration("golden", {
     resourceGroup: config.require("resourceGroup"),
     credentialId: azure.credentialId,
     diskName: "golden-mcs",
+    snapshotName: "golden-mcs-snapshot",
   },
+  hostingUnit: "unit-1",
 });
 
 export const vdiskUri = migration.vdiskUri;
 export const imageId = migration.imageId;
 export const snapshotId = migration.snapshotId;
+export const masterImagePath = migration.masterImagePath;
 export const sha256 = migration.sha256;
