@@ -2,15 +2,14 @@
 // installs (${IMAGEPORT_CACHE}/moto-<version>), stopped by pid. Plus SDK clients pointed at
 // it, for tests to look at what the engine left in "AWS".
 
-import { ChildProcess, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { createServer as createHttpServer, request as httpRequest, Server } from "node:http";
 import { existsSync } from "node:fs";
-import { createServer } from "node:net";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { EBSClient } from "@aws-sdk/client-ebs";
 import { EC2Client } from "@aws-sdk/client-ec2";
+import { answers, freePort, startEmulator } from "./emulator-process";
 
 export const MOTO_VERSION = "5.2.5";
 export const MOTO_REGION = "us-east-1";
@@ -49,49 +48,16 @@ export function motoServerPath(): string {
   return path;
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 export async function startMoto(): Promise<Moto> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  // setpriv: moto dies with the test process even if that is SIGKILLed.
-  const child: ChildProcess = spawn("setpriv", ["--pdeathsig", "SIGKILL", "--", motoServerPath(), "-H", "127.0.0.1", "-p", String(port)], {
-    stdio: ["ignore", "ignore", "pipe"],
+  const server = await startEmulator({
+    name: "moto_server",
+    command: motoServerPath(),
+    args: ["-H", "127.0.0.1", "-p", String(port)],
+    ready: () => answers(`${url}/moto-api/data.json`),
+    timeoutMs: 30_000,
   });
-  let stderr = "";
-  child.stderr!.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill("SIGTERM");
-    const killer = setTimeout(() => child.kill("SIGKILL"), 2000);
-    await exited;
-    clearTimeout(killer);
-  };
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`moto_server exited with ${child.exitCode}: ${stderr}`);
-    try {
-      const res = await fetch(`${url}/moto-api/data.json`, { signal: AbortSignal.timeout(1000) });
-      if (res.ok) break;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`moto_server did not answer on ${url} within 30 s: ${stderr}`);
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
   // A copy: the SDK marks the credentials object it is given (adds $source).
   const config = { region: MOTO_REGION, endpoint: url, credentials: { ...MOTO_KEYS }, maxAttempts: 1 };
   const ebs = new EBSClient(config);
@@ -102,7 +68,7 @@ export async function startMoto(): Promise<Moto> {
     url: `http://127.0.0.1:${(proxy.address() as { port: number }).port}`,
     motoUrl: url,
     requests,
-    pid: child.pid!,
+    pid: server.pid,
     ebs,
     ec2,
     async stop() {
@@ -110,7 +76,7 @@ export async function startMoto(): Promise<Moto> {
       ec2.destroy();
       proxy.closeAllConnections();
       await new Promise((r) => proxy.close(r));
-      await stop();
+      await server.stop();
     },
   };
 }

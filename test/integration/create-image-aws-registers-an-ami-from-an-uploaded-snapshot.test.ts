@@ -51,8 +51,16 @@ describe("$createImage on AWS: an AMI from an uploaded snapshot", function () {
     assert.equal(ami?.Name, "golden-2026.11");
     assert.equal(ami?.State, "available");
     assert.equal(ami?.RootDeviceName, "/dev/sda1");
-    // moto answers RegisterImage with a mapping to a snapshot of its own and drops its
-    // TagSpecifications, so neither can be read back here; the job records its source.
+    // moto keeps neither the block device mapping nor the tags; the recording proxy saw them.
+    const sent = moto.requests.filter((r) => r.form?.get("Action") === "RegisterImage" && r.form.get("Name") === "golden-2026.11");
+    assert.equal(sent.length, 1);
+    const form = sent[0]!.form!;
+    assert.equal(form.get("BlockDeviceMapping.1.DeviceName"), "/dev/sda1");
+    assert.equal(form.get("BlockDeviceMapping.1.Ebs.SnapshotId"), snapshotId);
+    const tags = new Map<string, string>();
+    for (let i = 1; form.has(`TagSpecification.1.Tag.${i}.Key`); i++) tags.set(form.get(`TagSpecification.1.Tag.${i}.Key`)!, form.get(`TagSpecification.1.Tag.${i}.Value`)!);
+    assert.equal(tags.get("team"), "vdi");
+    assert.equal(tags.get("imageport:jobId"), job.id);
 
     const twice = await world.run("createImage", image({ snapshotId }));
     assert.equal(twice.status, "failed");

@@ -8,7 +8,8 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { makeSparseDisk } from "../helpers/disks";
 import { AWS_CREDENTIAL_ID, AwsWorld, startAwsWorld } from "../helpers/aws-world";
-import { freePort, MOTO_KEYS, MOTO_REGION } from "../helpers/moto";
+import { freePort } from "../helpers/emulator-process";
+import { MOTO_KEYS, MOTO_REGION } from "../helpers/moto";
 
 const MIB = 1024 * 1024;
 

@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { makeSparseDisk } from "../helpers/disks";
 import { AZURE_SECRET, AzureWorld, ENV, startAzureWorld } from "../helpers/azure-world";
-import { freePort } from "../helpers/moto";
+import { freePort } from "../helpers/emulator-process";
 
 const MIB = 1024 * 1024;
 

@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { makeSparseDisk } from "../helpers/disks";
 import { GCP_BUCKET, GCP_CLIENT_EMAIL, GCP_CREDENTIAL_ID, GCP_PROJECT, GcpWorld, startGcpWorld } from "../helpers/gcp-world";
-import { freePort } from "../helpers/moto";
+import { freePort } from "../helpers/emulator-process";
 
 const MIB = 1024 * 1024;
 
