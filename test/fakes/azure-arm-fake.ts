@@ -320,18 +320,7 @@ export async function startArmFake(options: ArmFakeOptions): Promise<ArmFake> {
 
     // images
     const image = images.get(key);
-    if (method === "GET") {
-      if (!image) throw new ArmError(404, "ResourceNotFound", `The Resource 'Microsoft.Compute/images/${name}' under resource group '${group.name}' was not found.`);
-      return send(200, imageView(image));
-    }
-    if (method === "DELETE") {
-      if (!image) return send(204);
-      image.provisioningState = "Deleting";
-      const location = startOperation(image.location, () => {
-        images.delete(key);
-      });
-      return send(202, undefined, { "azure-asyncoperation": location, location, "retry-after": "0" });
-    }
+    if (method === "GET" || method === "DELETE") return getOrDelete(method, "images", images, key, name, group.name, imageView, send);
     if (method === "PUT") {
       if (!NAME.test(name)) throw new ArmError(400, "InvalidResourceName", `The image name '${name}' is not valid.`);
       if (image) throw new ArmError(409, "Conflict", `Image '${name}' already exists.`);
@@ -370,21 +359,35 @@ export async function startArmFake(options: ArmFakeOptions): Promise<ArmFake> {
     throw new ArmError(405, "MethodNotAllowed", `${method} is not served on images.`);
   };
 
-  /** Snapshots: PUT (createOption Copy of a disk whose upload ended, same location), GET, DELETE. */
-  const snapshot = async (method: string, name: string, groupName: string, key: string, id: string, body: any, send: (status: number, json?: unknown, headers?: Record<string, string>) => void) => {
-    const found = snapshots.get(key);
+  type Send = (status: number, json?: unknown, headers?: Record<string, string>) => void;
+  /** GET (404 when missing) and DELETE (204 when missing, else a long-running operation) of an image or snapshot. */
+  const getOrDelete = <T extends { location: string; provisioningState: string }>(
+    method: "GET" | "DELETE",
+    type: string,
+    map: Map<string, T>,
+    key: string,
+    name: string,
+    groupName: string,
+    view: (resource: T) => object,
+    send: Send,
+  ) => {
+    const found = map.get(key);
     if (method === "GET") {
-      if (!found) throw new ArmError(404, "ResourceNotFound", `The Resource 'Microsoft.Compute/snapshots/${name}' under resource group '${groupName}' was not found.`);
-      return send(200, snapshotView(found));
+      if (!found) throw new ArmError(404, "ResourceNotFound", `The Resource 'Microsoft.Compute/${type}/${name}' under resource group '${groupName}' was not found.`);
+      return send(200, view(found));
     }
-    if (method === "DELETE") {
-      if (!found) return send(204);
-      found.provisioningState = "Deleting";
-      const location = startOperation(found.location, () => {
-        snapshots.delete(key);
-      });
-      return send(202, undefined, { "azure-asyncoperation": location, location, "retry-after": "0" });
-    }
+    if (!found) return send(204);
+    found.provisioningState = "Deleting";
+    const location = startOperation(found.location, () => {
+      map.delete(key);
+    });
+    return send(202, undefined, { "azure-asyncoperation": location, location, "retry-after": "0" });
+  };
+
+  /** Snapshots: PUT (createOption Copy of a disk whose upload ended, same location), GET, DELETE. */
+  const snapshot = async (method: string, name: string, groupName: string, key: string, id: string, body: any, send: Send) => {
+    const found = snapshots.get(key);
+    if (method === "GET" || method === "DELETE") return getOrDelete(method, "snapshots", snapshots, key, name, groupName, snapshotView, send);
     if (method !== "PUT") throw new ArmError(405, "MethodNotAllowed", `${method} is not served on snapshots.`);
     if (!NAME.test(name)) throw new ArmError(400, "InvalidResourceName", `The snapshot name '${name}' is not valid.`);
     if (found) throw new ArmError(409, "PropertyChangeNotAllowed", `Snapshot '${name}' already exists; changing property 'creationData' is not allowed.`);

@@ -142,23 +142,14 @@ export interface ImageSpec {
 
 /** A managed image whose OS disk is the uploaded disk (generalized, as MCS master images are). */
 export async function createImage(arm: ArmClient, id: string, spec: ImageSpec, signal: AbortSignal): Promise<void> {
-  try {
-    await arm.longRunning(
-      "PUT",
-      `${id}?api-version=${IMAGES_API_VERSION}`,
-      {
-        location: spec.location,
-        tags: spec.tags,
-        properties: {
-          hyperVGeneration: spec.hyperVGeneration,
-          storageProfile: { osDisk: { osType: spec.osType, osState: "Generalized", managedDisk: { id: spec.diskId } } },
-        },
-      },
-      signal,
-    );
-  } catch (error) {
-    throw arm.fail("PUT image", `image ${id} from disk ${spec.diskId}`, error, signal);
-  }
+  await put(arm, id, IMAGES_API_VERSION, `PUT image`, `image ${id} from disk ${spec.diskId}`, signal, {
+    location: spec.location,
+    tags: spec.tags,
+    properties: {
+      hyperVGeneration: spec.hyperVGeneration,
+      storageProfile: { osDisk: { osType: spec.osType, osState: "Generalized", managedDisk: { id: spec.diskId } } },
+    },
+  });
 }
 
 export interface SnapshotSpec {
@@ -172,19 +163,19 @@ export interface SnapshotSpec {
  * image, and independent of the disk once made.
  */
 export async function createSnapshot(arm: ArmClient, id: string, spec: SnapshotSpec, signal: AbortSignal): Promise<void> {
+  await put(arm, id, DISKS_API_VERSION, "PUT snapshot", `snapshot ${id} of disk ${spec.diskId}`, signal, {
+    location: spec.location,
+    tags: spec.tags,
+    sku: { name: "Standard_LRS" },
+    properties: { incremental: false, creationData: { createOption: "Copy", sourceResourceId: spec.diskId } },
+  });
+}
+
+/** PUT of a resource as a long-running operation; a failure is the coded failure naming `what`. */
+async function put(arm: ArmClient, id: string, apiVersion: string, call: string, what: string, signal: AbortSignal, body: unknown): Promise<void> {
   try {
-    await arm.longRunning(
-      "PUT",
-      `${id}?api-version=${DISKS_API_VERSION}`,
-      {
-        location: spec.location,
-        tags: spec.tags,
-        sku: { name: "Standard_LRS" },
-        properties: { incremental: false, creationData: { createOption: "Copy", sourceResourceId: spec.diskId } },
-      },
-      signal,
-    );
+    await arm.longRunning("PUT", `${id}?api-version=${apiVersion}`, body, signal);
   } catch (error) {
-    throw arm.fail("PUT snapshot", `snapshot ${id} of disk ${spec.diskId}`, error, signal);
+    throw arm.fail(call, what, error, signal);
   }
 }
