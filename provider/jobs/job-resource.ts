@@ -17,7 +17,7 @@ const CANCEL_WAIT_MS = 60_000;
 /** The engine's longest job timeout. */
 const MAX_ENGINE_TIMEOUT_S = 604_800;
 
-/** What makes one job-backed resource type (ExportJob, PrepareJob, PublishJob) different from another. */
+/** What makes one job-backed resource type (ExportJob, PrepareJob, PublishJob, UploadJob, Image) different from another. */
 export interface JobResourceSpec {
   /** The resource type token; every schema.json input but `timeouts` and `localInputs` goes into the job request. */
   token: string;
