@@ -94,6 +94,23 @@ export async function checkPlatformCredential(id: string | undefined, ctx: Submi
   return [{ field: "platformCredentialId", message: `names credential '${id}', which does not exist; create it with POST /ips/credentials` }];
 }
 
+/** The cloud credential types, and what each holds (for messages). */
+const CLOUD_CREDENTIALS = { Aws: "an Aws credential (accessKeyId, secretAccessKey)", Azure: "an Azure credential (tenantId, clientId, clientSecret)", Gcp: "a Gcp credential (serviceAccountKey)" };
+
+/** platformCredentialId must name an existing credential of the type the job's platform takes. */
+export async function checkCloudCredential(
+  p: { platform: string; platformCredentialId: string },
+  wanted: keyof typeof CLOUD_CREDENTIALS,
+  ctx: SubmitContext,
+): Promise<FieldError[]> {
+  const id = p.platformCredentialId;
+  const what = CLOUD_CREDENTIALS[wanted];
+  const type = await ctx.credentialType(id);
+  if (type === undefined) return [{ field: "platformCredentialId", message: `names credential '${id}', which does not exist; create ${what} with POST /ips/credentials` }];
+  if (type !== wanted) return [{ field: "platformCredentialId", message: `must name ${what} for platform ${p.platform}; '${id}' is of type ${type}` }];
+  return [];
+}
+
 /** The fields of a job that reads one disk from a location and writes one to another. */
 export interface TransferParams {
   inputStorageLocation: LocationParam;

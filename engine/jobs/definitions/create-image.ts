@@ -3,12 +3,13 @@
 // snapshot. Azure: a full snapshot copied from a managed disk. The job owns only the image;
 // the snapshot or disk it came from stays the upload's.
 
-import { FieldError, jobFailure } from "../../errors";
-import { describeResource, findOwnImage, openAwsClients, checkRegionReachable, registerImage, removeResource, waitForImage, waitForSnapshot } from "../../platforms/aws";
+import { jobFailure } from "../../errors";
+import { AWS_REGION, describeResource, findOwnImage, openAwsClients, checkRegionReachable, registerImage, removeResource, waitForImage, waitForSnapshot } from "../../platforms/aws";
 import type { AwsClients } from "../../platforms/aws";
 import { ArmClient, createSnapshot, describeAzureResource, getDisk, openArmClient, parseDiskId, removeAzureResource, snapshotId } from "../../platforms/azure";
-import { JobDefinition, RunContext, SubmitContext } from "../definition";
+import { JobDefinition, RunContext } from "../definition";
 import { commonProperties, objectSchema } from "../schemas";
+import { checkCloudCredential } from "../storage-fields";
 
 export interface CreateImageParams {
   platform: "aws" | "azure";
@@ -39,7 +40,6 @@ export interface CreateImageArtifacts {
   cloudResources: Array<{ kind: "image" | "snapshot"; id: string; region: string }>;
 }
 
-const AWS_REGION = /^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$/;
 const AWS_SNAPSHOT = /^snap-[0-9a-f]{8,17}$/;
 const AMI_NAME = /^[A-Za-z0-9 ()[\]./'@_-]{3,128}$/;
 /** Azure snapshot names: 1..80 letters, digits, _ . -; starting alphanumeric, ending alphanumeric or _. */
@@ -68,7 +68,7 @@ export const createImageJob: JobDefinition<CreateImageParams> = {
   ),
   async validate(p, ctx) {
     const { credentialType, fields } = PLATFORMS[p.platform];
-    const errors: FieldError[] = [...(await checkCredential(p, credentialType, ctx))];
+    const errors = await checkCloudCredential(p, credentialType, ctx);
     for (const field of PLATFORM_FIELDS) {
       const wanted = (fields as readonly string[]).includes(field);
       if (wanted && p[field] === undefined) errors.push({ field, message: `is required for platform ${p.platform}` });
@@ -92,15 +92,6 @@ export const createImageJob: JobDefinition<CreateImageParams> = {
   ],
   run: (p, ctx) => PLATFORMS[p.platform].run(p, ctx),
 };
-
-async function checkCredential(p: CreateImageParams, wanted: string, ctx: SubmitContext): Promise<FieldError[]> {
-  const type = await ctx.credentialType(p.platformCredentialId);
-  if (type === undefined) {
-    return [{ field: "platformCredentialId", message: `names credential '${p.platformCredentialId}', which does not exist; create an ${wanted} credential with POST /ips/credentials` }];
-  }
-  if (type !== wanted) return [{ field: "platformCredentialId", message: `must name an ${wanted} credential for platform ${p.platform}; '${p.platformCredentialId}' is of type ${type}` }];
-  return [];
-}
 
 async function runAws(p: CreateImageParams, ctx: RunContext): Promise<void> {
   const { signal, jobId } = ctx;

@@ -23,7 +23,7 @@ import {
   writePages,
 } from "../../platforms/azure";
 import { RunContext, SubmitContext } from "../definition";
-import { inputFormat } from "../storage-fields";
+import { checkCloudCredential, inputFormat } from "../storage-fields";
 import type { UploadParams } from "./upload";
 
 /** The body fields only azure uses (merged into the $upload schema). */
@@ -80,13 +80,7 @@ const TAG_NAME_FORBIDDEN = /[<>%&\\?/]/;
 const JOB_TAG = "imageport-jobId";
 
 export async function checkAzureFields(p: UploadParams, ctx: SubmitContext): Promise<FieldError[]> {
-  const errors: FieldError[] = [];
-  const type = await ctx.credentialType(p.platformCredentialId);
-  if (type === undefined) {
-    errors.push({ field: "platformCredentialId", message: `names credential '${p.platformCredentialId}', which does not exist; create an Azure credential (tenantId, clientId, clientSecret) with POST /ips/credentials` });
-  } else if (type !== "Azure") {
-    errors.push({ field: "platformCredentialId", message: `must name an Azure credential (tenantId, clientId, clientSecret) for platform azure; '${p.platformCredentialId}' is of type ${type}` });
-  }
+  const errors = await checkCloudCredential(p, "Azure", ctx);
   if (p.region === undefined) errors.push({ field: "region", message: "is required for platform azure: the Azure location to create the disk in, e.g. eastus" });
   else if (!LOCATION.test(p.region)) errors.push({ field: "region", message: `'${p.region}' is not an Azure location name (lowercase letters and digits, e.g. eastus, westeurope)` });
   if (p.subscriptionId === undefined) errors.push({ field: "subscriptionId", message: "is required for platform azure: the subscription id (a GUID) that holds resourceGroup" });

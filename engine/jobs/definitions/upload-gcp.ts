@@ -28,7 +28,7 @@ import {
   waitForOperation,
 } from "../../platforms/gcp";
 import { RunContext, SubmitContext } from "../definition";
-import { inputFormat } from "../storage-fields";
+import { checkCloudCredential, inputFormat } from "../storage-fields";
 import type { UploadParams } from "./upload";
 
 /** The body fields only gcp uses. */
@@ -83,13 +83,7 @@ export interface GcpUploadArtifacts {
 }
 
 export async function checkGcpFields(p: UploadParams, ctx: SubmitContext): Promise<FieldError[]> {
-  const errors: FieldError[] = [];
-  const type = await ctx.credentialType(p.platformCredentialId);
-  if (type === undefined) {
-    errors.push({ field: "platformCredentialId", message: `names credential '${p.platformCredentialId}', which does not exist; create a Gcp credential (serviceAccountKey) with POST /ips/credentials` });
-  } else if (type !== "Gcp") {
-    errors.push({ field: "platformCredentialId", message: `must name a Gcp credential (serviceAccountKey) for platform gcp; '${p.platformCredentialId}' is of type ${type}` });
-  }
+  const errors = await checkCloudCredential(p, "Gcp", ctx);
   if (p.bucket === undefined) errors.push({ field: "bucket", message: "is required for platform gcp: an existing GCS bucket to upload the disk archive to" });
   if (p.region !== undefined && !GCP_LOCATION.test(p.region)) {
     errors.push({ field: "region", message: `'${p.region}' is not a GCP location; for gcp, region is where the image is stored, e.g. us-central1 or us (or leave it out)` });

@@ -4,6 +4,7 @@ import { DiskFormat } from "../../disk";
 import { openStorage } from "../../platforms";
 import {
   AwsClients,
+  AWS_REGION,
   CloudResourceRef,
   EBS_BLOCK,
   openAwsClients,
@@ -18,7 +19,7 @@ import {
 import { JobDefinition, RunContext, SubmitContext } from "../definition";
 import { AzureUploadFields, azureOnlyFieldErrors, azureUploadProperties, checkAzureFields, runAzureUpload } from "./upload-azure";
 import { commonProperties, inputProperties, objectSchema } from "../schemas";
-import { checkInputFormat, checkLocalInputExists, checkStorageFields, inputFormat, LocationParam } from "../storage-fields";
+import { checkCloudCredential, checkInputFormat, checkLocalInputExists, checkStorageFields, inputFormat, LocationParam } from "../storage-fields";
 import { checkGcpFields, GCP_UPLOAD_PROPERTIES, GcpUploadFields, gcpOnlyFields, runGcpUpload } from "./upload-gcp";
 
 export interface UploadParams extends AzureUploadFields, GcpUploadFields {
@@ -56,7 +57,6 @@ export interface AwsUploadArtifacts {
 
 /** Any platform's region name; each platform checks its own form (AWS: AWS_REGION). */
 const ANY_REGION_PATTERN = "^[a-z][a-z0-9-]{0,62}$";
-const AWS_REGION = /^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$/;
 
 /** Per platform: its submission checks (each refuses the other platforms' fields) and its run. */
 const DRIVERS: Record<UploadParams["platform"], { validate(p: UploadParams, ctx: SubmitContext): Promise<FieldError[]>; run(p: UploadParams, ctx: RunContext): Promise<void> }> = {
@@ -107,13 +107,7 @@ export const uploadJob: JobDefinition<UploadParams> = {
 };
 
 async function checkAwsFields(p: UploadParams, ctx: SubmitContext): Promise<FieldError[]> {
-  const errors: FieldError[] = [];
-  const type = await ctx.credentialType(p.platformCredentialId);
-  if (type === undefined) {
-    errors.push({ field: "platformCredentialId", message: `names credential '${p.platformCredentialId}', which does not exist; create an Aws credential with POST /ips/credentials` });
-  } else if (type !== "Aws") {
-    errors.push({ field: "platformCredentialId", message: `must name an Aws credential (accessKeyId, secretAccessKey) for platform aws; '${p.platformCredentialId}' is of type ${type}` });
-  }
+  const errors = await checkCloudCredential(p, "Aws", ctx);
   if (p.region === undefined) errors.push({ field: "region", message: "is required for platform aws: the AWS region to upload to, e.g. us-east-1" });
   else if (!AWS_REGION.test(p.region)) errors.push({ field: "region", message: `'${p.region}' is not an AWS region name, e.g. us-east-1` });
   errors.push(...azureOnlyFieldErrors(p));

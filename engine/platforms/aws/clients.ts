@@ -8,6 +8,9 @@ import { StorageCredential } from "../storage";
 
 export const ENDPOINT_ENV = "IMAGEPORT_AWS_ENDPOINT_URL";
 
+/** The form of an AWS region name (us-east-1, ap-southeast-2, us-gov-west-1). */
+export const AWS_REGION = /^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$/;
+
 export interface AwsClients {
   region: string;
   /** The endpoint override, when set (named in error messages; carries no secret). */

@@ -1,6 +1,6 @@
 // engine/platforms/aws: the AWS target (EBS direct snapshot -> AMI). Re-exports only.
 
-export { ENDPOINT_ENV, endpointSetting, openAwsClients } from "./clients";
+export { AWS_REGION, ENDPOINT_ENV, endpointSetting, openAwsClients } from "./clients";
 export type { AwsClients } from "./clients";
 export { EBS_BLOCK, dataBlocks, openBlockSource } from "./data-blocks";
 export type { BlockSource, DataBlock } from "./data-blocks";
