@@ -3,7 +3,7 @@ import { ExportJob } from "./export-job";
 import { PrepareJob } from "./prepare-job";
 import { PublishJob } from "./publish-job";
 import { Image } from "./image";
-import { JobTimeoutsArgs, StorageLocation, StorageLocationArgs } from "./types";
+import { JobTimeoutsArgs, StorageLocation, StorageLocationArgs, VsphereSourceArgs } from "./types";
 import { UploadJob } from "./upload-job";
 
 export const MIGRATION_WORKFLOWS = ["McsToMcs", "PvsToMcs", "PvsToPvs", "McsToPvs"] as const;
@@ -12,8 +12,11 @@ export type MigrationWorkflow = (typeof MIGRATION_WORKFLOWS)[number];
 export interface MigrationArgs {
   /** Which workflow: where the image comes from (an MCS master disk or a PVS vDisk) and what it becomes. Decides the steps, so it must be a plain value. */
   workflow: MigrationWorkflow;
-  /** The source disk: an MCS master image's disk or a PVS vDisk, in a directory or on a share. */
-  source: { location: pulumi.Input<StorageLocationArgs>; imageFilename: pulumi.Input<string> };
+  /**
+   * The source disk: an MCS master image's disk or a PVS vDisk in a directory or on a share, or
+   * (McsToMcs, McsToPvs) the master VM's disk read from vCenter (`vsphere`: the ExportJob's vSphere inputs).
+   */
+  source: { location: pulumi.Input<StorageLocationArgs>; imageFilename: pulumi.Input<string> } | { vsphere: VsphereSourceArgs };
   /** Where intermediate disks (export, prepared disk) are written; required unless the workflow is PvsToPvs. */
   staging?: pulumi.Input<StorageLocationArgs>;
   /** The PVS target (PvsToPvs, McsToPvs): the store and the vDisk's name (`.vhdx`). */
@@ -76,20 +79,22 @@ export class Migration extends pulumi.ComponentResource {
     if (toPvs && !args.pvs) throw fail("pvs", `is required for ${args.workflow}: the store and the vDisk name`);
     if (!toPvs && !args.aws === !args.azure) throw fail("aws", `or azure (exactly one) is required for ${args.workflow}: the cloud the image goes to`);
     if (args.workflow !== "PvsToPvs" && !args.staging) throw fail("staging", `is required for ${args.workflow}: where intermediate disks are written`);
+    if ("vsphere" in args.source && !fromMcs) throw fail("source.vsphere", `is an MCS master VM on vCenter; ${args.workflow} starts from a PVS vDisk, so give source.location and source.imageFilename`);
 
     const child = { parent: this };
     const common = { resourceLocationId: args.resourceLocationId, timeouts: args.timeouts };
-    let disk: { location: pulumi.Input<StorageLocationArgs>; imageFilename: pulumi.Input<string> } = args.source;
+    const source = args.source;
+    let disk = "vsphere" in source ? undefined : source;
     if (fromMcs) {
       this.exportJob = new ExportJob(`${name}-export`, {
         ...common,
-        inputStorageLocation: disk.location,
-        inputImageFilename: disk.imageFilename,
+        ...("vsphere" in source ? source.vsphere : { inputStorageLocation: source.location, inputImageFilename: source.imageFilename }),
         outputStorageLocation: args.staging!,
         outputImageFilename: `${name}-export.vhdx`,
       }, child);
       disk = { location: this.exportJob.outputStorageLocation as pulumi.Output<StorageLocation>, imageFilename: this.exportJob.outputImageFilename };
     }
+    if (!disk) throw fail("source", "gives no disk"); // unreachable: checked above
     if (toPvs) {
       // Preparation for PVS and publishing run as one job (IPS prepareAndPublish).
       this.publishJob = new PublishJob(`${name}-publish`, {

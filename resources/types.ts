@@ -32,6 +32,46 @@ export type DiskType = "dynamic" | "fixed";
 export type ProvisioningType = "Mcs" | "Pvs";
 
 /** The inputs every disk-to-disk job takes. */
+/**
+ * A VM's disk on vCenter as a job's input, read straight from its datastore as of a snapshot
+ * the job takes and removes (instead of `inputStorageLocation` and `inputImageFilename`).
+ */
+export interface VsphereSourceArgs {
+  /** vCenter (or ESXi) host name or address. */
+  vsphereHost?: pulumi.Input<string>;
+  /** vCenter's HTTPS port (default 443). */
+  vspherePort?: pulumi.Input<number>;
+  /** A `UsernamePassword` Credential for vCenter. */
+  vsphereCredentialId?: pulumi.Input<string>;
+  /** PEM of the CA that issued vCenter's certificate; default: the system CAs. */
+  vsphereSslCaCertificate?: pulumi.Input<string>;
+  /** Trust exactly the certificate with this SHA-1 or SHA-256 fingerprint. */
+  vsphereSslFingerprint?: pulumi.Input<string>;
+  /** Accept a certificate issued for another name (its chain is still verified). */
+  vsphereSslNoCheckHostname?: pulumi.Input<boolean>;
+  /** The VM by name (unique), or use `sourceVmPath` / `sourceVmId`. */
+  sourceVmName?: pulumi.Input<string>;
+  /** The VM by inventory path, e.g. `DC0/vm/golden/win11`. */
+  sourceVmPath?: pulumi.Input<string>;
+  /** The VM by managed object id, e.g. `vm-42`. */
+  sourceVmId?: pulumi.Input<string>;
+  /** The disk's label or backing file; needed when the VM has more than one disk. */
+  sourceDiskName?: pulumi.Input<string>;
+}
+
+export const VSPHERE_SOURCE_INPUTS = [
+  "vsphereHost",
+  "vspherePort",
+  "vsphereCredentialId",
+  "vsphereSslCaCertificate",
+  "vsphereSslFingerprint",
+  "vsphereSslNoCheckHostname",
+  "sourceVmName",
+  "sourceVmPath",
+  "sourceVmId",
+  "sourceDiskName",
+] as const;
+
 export interface TransferJobArgs {
   /** Where the source disk is. Changing it replaces the resource. */
   inputStorageLocation: pulumi.Input<StorageLocationArgs>;

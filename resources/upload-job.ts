@@ -1,16 +1,16 @@
 import * as pulumi from "@pulumi/pulumi";
 import { resourceInputs } from "./inputs";
-import { DiskFormat, JobTimeouts, JobTimeoutsArgs, StorageLocation, StorageLocationArgs } from "./types";
+import { DiskFormat, JobTimeouts, JobTimeoutsArgs, StorageLocation, StorageLocationArgs, VSPHERE_SOURCE_INPUTS, VsphereSourceArgs } from "./types";
 
 export type CloudPlatform = "aws" | "azure" | "gcp";
 
-export interface UploadJobArgs {
+export interface UploadJobArgs extends VsphereSourceArgs {
   /** Where the disk goes: `aws`, `azure` or `gcp`. */
   platform: pulumi.Input<CloudPlatform>;
-  /** Where the disk is. */
-  inputStorageLocation: pulumi.Input<StorageLocationArgs>;
+  /** Where the disk is (or read a VM's disk from vCenter with `vsphereHost`). */
+  inputStorageLocation?: pulumi.Input<StorageLocationArgs>;
   /** The disk's file name (VHD or VHDX usually; any of the five formats works). */
-  inputImageFilename: pulumi.Input<string>;
+  inputImageFilename?: pulumi.Input<string>;
   /** The disk's format; default: from the file name's extension. */
   inputImageFormat?: pulumi.Input<DiskFormat>;
   /** The cloud credential (an `Aws` credential for `aws`). */
@@ -56,6 +56,7 @@ const INPUTS = [
   "inputStorageLocation",
   "inputImageFilename",
   "inputImageFormat",
+  ...VSPHERE_SOURCE_INPUTS,
   "platformCredentialId",
   "region",
   "targetSnapshotName",
@@ -93,9 +94,19 @@ export class UploadJob extends pulumi.CustomResource {
   }
 
   declare readonly platform: pulumi.Output<CloudPlatform>;
-  declare readonly inputStorageLocation: pulumi.Output<StorageLocation>;
-  declare readonly inputImageFilename: pulumi.Output<string>;
+  declare readonly inputStorageLocation: pulumi.Output<StorageLocation | undefined>;
+  declare readonly inputImageFilename: pulumi.Output<string | undefined>;
   declare readonly inputImageFormat: pulumi.Output<DiskFormat | undefined>;
+  declare readonly vsphereHost: pulumi.Output<string | undefined>;
+  declare readonly vspherePort: pulumi.Output<number | undefined>;
+  declare readonly vsphereCredentialId: pulumi.Output<string | undefined>;
+  declare readonly vsphereSslCaCertificate: pulumi.Output<string | undefined>;
+  declare readonly vsphereSslFingerprint: pulumi.Output<string | undefined>;
+  declare readonly vsphereSslNoCheckHostname: pulumi.Output<boolean | undefined>;
+  declare readonly sourceVmName: pulumi.Output<string | undefined>;
+  declare readonly sourceVmPath: pulumi.Output<string | undefined>;
+  declare readonly sourceVmId: pulumi.Output<string | undefined>;
+  declare readonly sourceDiskName: pulumi.Output<string | undefined>;
   declare readonly platformCredentialId: pulumi.Output<string>;
   declare readonly region: pulumi.Output<string | undefined>;
   declare readonly targetSnapshotName: pulumi.Output<string | undefined>;

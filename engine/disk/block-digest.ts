@@ -3,14 +3,42 @@
 // Two disks of the same size have equal block digests exactly when their contents are equal
 // (up to sha256 collisions), however their zeros are stored, so it can prove a conversion
 // without hashing gigabytes of holes. It is an internal check, not a published checksum.
+//
+// BlockDigest takes the content in order; SparseBlockDigest takes pieces in any order (as
+// qemu-img's parallel reads arrive) plus the map of where data may be, and gives the same hex.
 
 import { createHash, Hash } from "node:crypto";
+import { jobFailure } from "../errors";
+import { firstRangeEndingAfter } from "./data-ranges";
+import { DataRange } from "./source";
 
 export const DIGEST_BLOCK = 1024 * 1024;
 const ZEROS = Buffer.alloc(DIGEST_BLOCK);
 
+/** The outer hash of a block digest for `size` bytes, before any block. */
+function startOuter(size: number): Hash {
+  const header = Buffer.alloc(8);
+  header.writeBigUInt64BE(BigInt(size));
+  return createHash("sha256").update("imageport-block-digest-v1\n").update(header);
+}
+
+/** Adds one block that holds data: its index and the sha256 of its bytes. */
+function addBlock(outer: Hash, index: number, blockHash: Buffer): void {
+  const at = Buffer.alloc(8);
+  at.writeBigUInt64BE(BigInt(index));
+  outer.update(at).update(blockHash);
+}
+
+function isZero(buf: Buffer): boolean {
+  for (let at = 0; at < buf.length; at += DIGEST_BLOCK) {
+    const part = buf.subarray(at, Math.min(buf.length, at + DIGEST_BLOCK));
+    if (!part.equals(ZEROS.subarray(0, part.length))) return false;
+  }
+  return true;
+}
+
 export class BlockDigest {
-  private readonly outer: Hash = createHash("sha256");
+  private readonly outer: Hash;
   private index = 0;
   /** Bytes of the current block seen so far. */
   private filled = 0;
@@ -20,9 +48,7 @@ export class BlockDigest {
   private inner: Hash | undefined;
 
   constructor(size: number) {
-    const header = Buffer.alloc(8);
-    header.writeBigUInt64BE(BigInt(size));
-    this.outer.update("imageport-block-digest-v1\n").update(header);
+    this.outer = startOuter(size);
   }
 
   zeros(length: number): void {
@@ -70,14 +96,171 @@ export class BlockDigest {
   }
 
   private closeBlock(): void {
-    if (this.inner) {
-      const index = Buffer.alloc(8);
-      index.writeBigUInt64BE(BigInt(this.index));
-      this.outer.update(index).update(this.inner.digest());
-    }
+    if (this.inner) addBlock(this.outer, this.index, this.inner.digest());
     this.inner = undefined;
     this.index++;
     this.filled = 0;
     this.pendingZeros = 0;
   }
+}
+
+/** A block some of whose data bytes have arrived. */
+interface PartialBlock {
+  buf: Buffer;
+  /** Received guest intervals [start, end), sorted and merged. */
+  got: [number, number][];
+  gotBytes: number;
+  /** Data bytes the block must receive (its overlap with the data ranges). */
+  need: number;
+}
+
+/**
+ * BlockDigest for content that arrives as (offset, data) pieces in any order, given the data
+ * ranges of the content (every byte outside them is zero and never needs to arrive). Bytes of
+ * a piece outside the data ranges are ignored, and so are pieces of blocks already complete,
+ * so a range read twice counts once. Memory: one block buffer per block partly received
+ * (whole blocks arriving in one piece are hashed without a copy), plus 32 bytes per completed
+ * block that waits for an earlier one; both stay small when pieces arrive roughly in order.
+ */
+export class SparseBlockDigest {
+  private readonly outer: Hash;
+  private readonly partial = new Map<number, PartialBlock>();
+  /** Completed blocks not yet added to `outer`: their hash, or null when all zero. */
+  private readonly done = new Map<number, Buffer | null>();
+  /** The next block (in index order) that holds data ranges and is not yet added, or undefined. */
+  private cursor: number | undefined;
+  private rangeAt = 0;
+
+  constructor(
+    private readonly size: number,
+    private readonly ranges: readonly DataRange[],
+  ) {
+    const last = ranges[ranges.length - 1];
+    if (last && last.start + last.length > size) {
+      throw new RangeError(`SparseBlockDigest: a data range ends at ${last.start + last.length}, past the size ${size}`);
+    }
+    this.outer = startOuter(size);
+    this.cursor = this.firstDataBlockFrom(0);
+  }
+
+  /** `data` is the content at guest `offset`. */
+  add(offset: number, data: Buffer): void {
+    const end = Math.min(this.size, offset + data.length);
+    for (let block = Math.floor(offset / DIGEST_BLOCK); block * DIGEST_BLOCK < end; block++) {
+      if (this.cursor === undefined || block < this.cursor || this.done.has(block)) continue;
+      const blockStart = block * DIGEST_BLOCK;
+      const blockEnd = Math.min(this.size, blockStart + DIGEST_BLOCK);
+      const from = Math.max(offset, blockStart);
+      const to = Math.min(end, blockEnd);
+      let entry = this.partial.get(block);
+      if (!entry) {
+        const need = this.dataBytesIn(blockStart, blockEnd);
+        if (need === 0) continue;
+        if (need === blockEnd - blockStart && from === blockStart && to === blockEnd) {
+          // The whole block, all data, in one piece: hash it where it lies.
+          const bytes = data.subarray(from - offset, to - offset);
+          this.complete(block, isZero(bytes) ? null : createHash("sha256").update(bytes).digest());
+          continue;
+        }
+        entry = { buf: Buffer.alloc(blockEnd - blockStart), got: [], gotBytes: 0, need };
+        this.partial.set(block, entry);
+      }
+      for (let i = firstRangeEndingAfter(this.ranges, from); i < this.ranges.length; i++) {
+        const r = this.ranges[i]!;
+        if (r.start >= to) break;
+        const a = Math.max(from, r.start);
+        const b = Math.min(to, r.start + r.length);
+        data.copy(entry.buf, a - blockStart, a - offset, b - offset);
+        entry.gotBytes += addInterval(entry.got, a, b);
+      }
+      if (entry.gotBytes === entry.need) {
+        this.partial.delete(block);
+        this.complete(block, isZero(entry.buf) ? null : createHash("sha256").update(entry.buf).digest());
+      }
+    }
+  }
+
+  /** Hex digest, equal to BlockDigest's for the same content; fails if any data byte never arrived. */
+  digest(): string {
+    if (this.cursor !== undefined) {
+      const missing = this.firstMissing(this.cursor);
+      throw jobFailure(
+        "OUTPUT_VERIFICATION_FAILED",
+        `The copy did not receive all of the source's data: the ${DIGEST_BLOCK}-byte block at guest offset ` +
+          `${this.cursor * DIGEST_BLOCK} is incomplete (bytes ${missing[0]} to ${missing[1]} never arrived), so the ` +
+          `output cannot be proven to hold the source's content. Run the job again.`,
+      );
+    }
+    return this.outer.digest("hex");
+  }
+
+  private complete(block: number, hash: Buffer | null): void {
+    this.done.set(block, hash);
+    while (this.cursor !== undefined && this.done.has(this.cursor)) {
+      const h = this.done.get(this.cursor)!;
+      this.done.delete(this.cursor);
+      if (h) addBlock(this.outer, this.cursor, h);
+      this.cursor = this.firstDataBlockFrom(this.cursor + 1);
+    }
+  }
+
+  /** The first block at or after `block` that overlaps a data range (ranges are walked once). */
+  private firstDataBlockFrom(block: number): number | undefined {
+    const from = block * DIGEST_BLOCK;
+    while (this.rangeAt < this.ranges.length) {
+      const r = this.ranges[this.rangeAt]!;
+      if (r.length > 0 && r.start + r.length > from) return Math.floor(Math.max(from, r.start) / DIGEST_BLOCK);
+      this.rangeAt++;
+    }
+    return undefined;
+  }
+
+  private dataBytesIn(start: number, end: number): number {
+    let n = 0;
+    for (let i = firstRangeEndingAfter(this.ranges, start); i < this.ranges.length; i++) {
+      const r = this.ranges[i]!;
+      if (r.start >= end) break;
+      n += Math.min(end, r.start + r.length) - Math.max(start, r.start);
+    }
+    return n;
+  }
+
+  /** The first guest interval of data in `block` that has not arrived. */
+  private firstMissing(block: number): [number, number] {
+    const blockStart = block * DIGEST_BLOCK;
+    const blockEnd = Math.min(this.size, blockStart + DIGEST_BLOCK);
+    const got = this.partial.get(block)?.got ?? [];
+    for (let i = firstRangeEndingAfter(this.ranges, blockStart); i < this.ranges.length; i++) {
+      const r = this.ranges[i]!;
+      if (r.start >= blockEnd) break;
+      let at = Math.max(blockStart, r.start);
+      const end = Math.min(blockEnd, r.start + r.length);
+      for (const [a, b] of got) {
+        if (b <= at || a >= end) continue;
+        if (a > at) return [at, a];
+        at = Math.max(at, b);
+      }
+      if (at < end) return [at, end];
+    }
+    return [blockStart, blockEnd];
+  }
+}
+
+/** Adds [a, b) to sorted, merged intervals; returns how many bytes were new. */
+function addInterval(list: [number, number][], a: number, b: number): number {
+  let added = b - a;
+  let i = 0;
+  while (i < list.length && list[i]![1] < a) i++;
+  let start = a;
+  let end = b;
+  let j = i;
+  while (j < list.length && list[j]![0] <= b) {
+    const [x, y] = list[j]!;
+    added -= Math.max(0, Math.min(b, y) - Math.max(a, x));
+    start = Math.min(start, x);
+    end = Math.max(end, y);
+    j++;
+  }
+  list.splice(i, j - i, [start, end]);
+  return added;
 }

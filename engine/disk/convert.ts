@@ -1,7 +1,9 @@
 // Disk conversion with qemu-img. The target is always created first at the size it must have
 // (fixed VHDs rounded up to a whole MiB for Azure, or a caller-requested larger size), then
 // filled with `convert -n --target-is-zero`, which writes only the source's data: work follows
-// the allocated data, and zero ranges stay holes in the output file.
+// the allocated data, and zero ranges stay holes in the output file. `convertInto` is the one
+// implementation; its input is an image file (`convertImage`) or a DiskSource's NBD export
+// (copy-from-source.ts).
 
 import { promises as fs } from "node:fs";
 import * as nodePath from "node:path";
@@ -70,8 +72,14 @@ export function targetVirtualSize(sourceVirtualSize: number, format: DiskFormat,
   return format === "vhd" && resolved === "fixed" ? roundUp(sectors, MiB) : sectors;
 }
 
+/** What a target's size is planned from: the source's name (for messages) and virtual size. */
+export interface SizedSource {
+  path: string;
+  virtualSize: number;
+}
+
 /** The target's virtual size, or a clear refusal (shrinking; beyond the VHD limit). */
-export function plannedTargetSize(source: ImageDetails, target: TargetRef, size?: number): number {
+export function plannedTargetSize(source: SizedSource, target: TargetRef, size?: number): number {
   if (size !== undefined && size < source.virtualSize) {
     throw jobFailure(
       "UNSUPPORTED_OPTION",
@@ -123,14 +131,46 @@ export async function convertDisk(options: ConvertOptions): Promise<ConvertResul
 
 /** convertDisk for a source already inspected. */
 export async function convertImage(source: ImageDetails, options: ConvertOptions): Promise<ConvertResult> {
+  return convertInto(
+    {
+      path: source.path,
+      virtualSize: source.virtualSize,
+      description: `'${source.path}' (${source.format})`,
+      options: ["-f", qemuDriver(source.format)],
+      filename: source.path,
+      check: (targetPath) => refuseOverwritingSource(source, targetPath),
+    },
+    options,
+  );
+}
+
+/** What qemu-img convert reads: an image file, or an NBD export of a DiskSource. */
+export interface ConvertInput extends SizedSource {
+  /** The source in messages, e.g. "'/data/disk.vhd' (vhd)". */
+  description: string;
+  /** How qemu-img opens it (`-f DRIVER`, or `--image-opts`). */
+  options: string[];
+  /** The file name (or NBD URI, or image options) qemu-img opens. */
+  filename: string;
+  /** Runs before the target is (re)created, with its absolute path; throws to refuse. */
+  check?(targetPath: string): Promise<void>;
+}
+
+export type ConvertIntoOptions = Omit<ConvertOptions, "source">;
+
+/**
+ * Creates the target at its planned size and fills it from `input` with
+ * `convert -n --target-is-zero` (only data is written), then checks what was written.
+ */
+export async function convertInto(input: ConvertInput, options: ConvertIntoOptions): Promise<ConvertResult> {
   const { target, signal } = options;
   const subformat = resolveSubformat(target.format, target.subformat);
-  const virtualSize = plannedTargetSize(source, target, options.size);
+  const virtualSize = plannedTargetSize(input, target, options.size);
   const targetPath = nodePath.resolve(target.path);
   const report = forwardProgress(options.onProgress);
-  await refuseOverwritingSource(source, targetPath);
+  await input.check?.(targetPath);
 
-  const what = `convert '${source.path}' (${source.format}) to ${target.format} '${target.path}'`;
+  const what = `convert ${input.description} to ${target.format} '${target.path}'`;
   try {
     // A fresh file: --target-is-zero below is only true of a newly created image.
     await fs.rm(targetPath, { force: true });
@@ -140,7 +180,7 @@ export async function convertImage(source: ImageDetails, options: ConvertOptions
       signal,
     );
     await qemuImg(
-      ["convert", "-p", "-n", "--target-is-zero", "-f", qemuDriver(source.format), "-O", driver, source.path, targetPath],
+      ["convert", "-p", "-n", "--target-is-zero", ...input.options, "-O", driver, input.filename, targetPath],
       signal,
       qemuProgressParser(report),
     );

@@ -1,18 +1,14 @@
 // sha256 of a disk's guest content, whatever its format. Reads the image file directly when the
 // extent map proves that is exact; otherwise lets qemu-img expand it to a sparse raw file in the
-// work directory and hashes that (qemu 7.2 gives no file offsets for vhdx, streamOptimized
-// vmdk or compressed qcow2 clusters).
+// work directory and hashes that (qemu 7.2 gives no file offsets for streamOptimized vmdk or
+// compressed qcow2 clusters; see image-source.ts).
 
-import { randomUUID } from "node:crypto";
-import { promises as fs } from "node:fs";
-import * as nodePath from "node:path";
 import { jobFailure } from "../errors";
-import { allocatedExtents } from "./extents";
-import { DiskFormat, qemuDriver } from "./formats";
-import { digestMappedFile, DigestWanted, DiskDigest, directlyReadable } from "./hash-mapped-file";
+import { DiskFormat } from "./formats";
+import { digestMappedFile, DigestWanted, DiskDigest } from "./hash-mapped-file";
+import { openMappedImage } from "./image-source";
 import { ImageDetails, inspectImage } from "./inspect";
-import { forwardProgress, phase, ProgressCallback, qemuProgressParser } from "./progress";
-import { qemuImg, toDiskToolFailure } from "./qemu-img";
+import { forwardProgress, phase, ProgressCallback } from "./progress";
 
 export interface HashOptions {
   /** Bytes to hash; past the disk's end they count as zeros. Defaults to the virtual size. */
@@ -43,43 +39,15 @@ export async function digestImage(image: ImageDetails, want: DigestWanted, optio
     );
   }
   const report = forwardProgress(options.onProgress);
-  const extents = await allocatedExtents(image.path, image.format, signal);
-
-  if (!image.compressed && directlyReadable(extents, image.virtualSize)) {
-    return digestMappedFile(image.path, extents, size, { want, signal, onProgress: report, onRead });
-  }
-
-  await ensureWorkDir(workDir);
-  const expanded = nodePath.join(workDir, `.imageport-hash-${randomUUID()}.raw`);
+  const mapped = await openMappedImage(image, { workDir, signal, purpose: "hashing", onProgress: phase(report, 0, 0.5) });
   try {
-    try {
-      await qemuImg(
-        ["convert", "-p", "-f", qemuDriver(image.format), "-O", "raw", image.path, expanded],
-        signal,
-        qemuProgressParser(phase(report, 0, 0.5)),
-      );
-    } catch (error) {
-      throw toDiskToolFailure(`expand '${image.path}' (${image.format}) to raw for hashing`, error);
-    }
-    const rawExtents = await allocatedExtents(expanded, "raw", signal);
-    if (!directlyReadable(rawExtents, image.virtualSize)) {
-      throw jobFailure("DISK_TOOL_FAILED", `qemu-img map gave an unusable map of the raw expansion of '${image.path}'.`);
-    }
-    return await digestMappedFile(expanded, rawExtents, size, { want, signal, onProgress: phase(report, 0.5, 1), onRead });
+    return await digestMappedFile(mapped.path, mapped.extents, size, {
+      want,
+      signal,
+      onProgress: mapped.expanded ? phase(report, 0.5, 1) : report,
+      onRead,
+    });
   } finally {
-    await fs.rm(expanded, { force: true });
-  }
-}
-
-async function ensureWorkDir(workDir: string): Promise<void> {
-  try {
-    await fs.mkdir(workDir, { recursive: true });
-  } catch (error) {
-    throw jobFailure(
-      "DISK_TOOL_FAILED",
-      `The engine's work directory '${workDir}' cannot be used (${(error as NodeJS.ErrnoException).code ?? error}); ` +
-        `it is needed to expand the disk for hashing. Point the engine at a writable work directory.`,
-      error,
-    );
+    await mapped.release();
   }
 }

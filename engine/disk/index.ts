@@ -1,5 +1,6 @@
 // engine/disk: the engine's disk data path on top of qemu-img (formats, inspection, extent
-// maps, hashing, conversion with verification). Re-exports only.
+// maps, hashing, conversion with verification, disk sources and the copier that serves them
+// to qemu-img over NBD). Re-exports only.
 
 export { DISK_FORMATS, TARGET_SUBFORMATS, formatFromFilename, isDiskFormat, qemuDriver } from "./formats";
 export type { DiskFormat } from "./formats";
@@ -11,8 +12,18 @@ export { allocatedExtents } from "./extents";
 export type { Extent } from "./extents";
 export { hashDisk } from "./hash";
 export type { HashOptions } from "./hash";
-export { convertDisk, targetVirtualSize, resolveSubformat } from "./convert";
-export type { ConvertOptions, ConvertResult, DiskRef, TargetRef } from "./convert";
+export { convertDisk, convertInto, targetVirtualSize, resolveSubformat } from "./convert";
+export type { ConvertInput, ConvertIntoOptions, ConvertOptions, ConvertResult, DiskRef, SizedSource, TargetRef } from "./convert";
 export { convertAndVerify } from "./convert-and-verify";
 export type { ConvertAndVerifyOptions, VerifiedOutput } from "./convert-and-verify";
 export type { ProgressCallback } from "./progress";
+export type { DataRange, DiskSource } from "./source";
+export { checkedDataRanges, rangeBytes, rangePieces, readRanges } from "./data-ranges";
+export type { RangePiece, ReadDataOptions } from "./data-ranges";
+export { BlockDigest, SparseBlockDigest, DIGEST_BLOCK } from "./block-digest";
+export { serveOverNbd, NBD_MAX_REQUEST, MAX_DESCRIPTORS } from "./nbd-export";
+export type { NbdExport, NbdExportOptions } from "./nbd-export";
+export { openImageSource, openMappedImage } from "./image-source";
+export type { MappedImage, MapImageOptions } from "./image-source";
+export { copyFromSource } from "./copy-from-source";
+export type { CopiedDisk, CopyFromSourceOptions } from "./copy-from-source";

@@ -85,6 +85,7 @@ export function referencedCredentials(params: Record<string, unknown>): string[]
     if (typeof value === "object" && typeof credentialId === "string") ids.add(credentialId);
   }
   if (typeof params.platformCredentialId === "string") ids.add(params.platformCredentialId);
+  if (typeof params.vsphereCredentialId === "string") ids.add(params.vsphereCredentialId);
   return [...ids];
 }
 

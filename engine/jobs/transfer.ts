@@ -1,7 +1,8 @@
 import { jobFailure } from "../errors";
-import { convertAndVerify, DiskFormat, inspectDisk } from "../disk";
+import { convertAndVerify, copyFromSource, DiskFormat, hashDisk, inspectDisk } from "../disk";
 import { openStorage } from "../platforms";
-import { Storage } from "../platforms/storage";
+import { StagedOutput, Storage } from "../platforms/storage";
+import { openVsphereSource, VsphereSourceFields } from "./vsphere-source";
 import { RunContext, StepPlan } from "./definition";
 import { LocationParam } from "./storage-fields";
 
@@ -20,7 +21,10 @@ export interface TransferResult {
   sizeBytes: number;
   virtualSizeBytes: number;
   sourceVirtualSizeBytes: number;
-  sha256: string;
+  /** Full-content sha256 (file inputs always; vSphere inputs when hashDisk asks for it). */
+  sha256?: string;
+  /** The block digest (engine/disk/block-digest.ts) of the content, where the copier computed it. */
+  blockDigest?: string;
   output: Storage;
 }
 
@@ -32,25 +36,17 @@ export const TRANSFER_STEPS: StepPlan[] = [
 ];
 
 export async function transferDisk(spec: TransferSpec, ctx: RunContext): Promise<TransferResult> {
-  const { signal, workDir, jobId } = ctx;
+  const { signal, workDir } = ctx;
   const source = openStorage(spec.input.location.location, credentialFor(spec.input.location, ctx));
   const target = openStorage(spec.output.location.location, credentialFor(spec.output.location, ctx));
 
   await ctx.step("validate", async () => {
     await source.probe(signal);
-    await target.probe(signal);
-    // A crash or cancel of an earlier attempt may have left temporary files: start clean.
-    await target.removePartials(jobId, signal);
+    await prepareTarget(target, spec.output, ctx);
     if (!(await source.stat(spec.input.fileName, signal))) {
       throw jobFailure(
         "SOURCE_DISK_NOT_FOUND",
         `The input disk '${spec.input.fileName}' does not exist in ${source.uri}. Check inputImageFilename and inputStorageLocation.`,
-      );
-    }
-    if (!spec.output.overwrite && (await target.stat(spec.output.fileName, signal))) {
-      throw jobFailure(
-        "OUTPUT_EXISTS",
-        `'${spec.output.fileName}' already exists in ${target.uri}; it was left untouched. Choose another outputImageFilename or set overwriteOutput: true.`,
       );
     }
   });
@@ -60,37 +56,108 @@ export async function transferDisk(spec: TransferSpec, ctx: RunContext): Promise
   );
   try {
     const info = await inspectDisk(input.path, spec.input.format, signal);
-    const staged = await target.stage(spec.output.fileName, { jobId, workDir, overwrite: spec.output.overwrite, signal });
-    let committed = false;
-    try {
-      const size = outputSize(info.virtualSize, spec);
-      const written = await ctx.step("convert", (progress) =>
-        convertAndVerify({
-          source: { path: input.path, format: spec.input.format },
-          target: { path: staged.path, format: spec.output.format, subformat: spec.output.subformat },
-          size,
-          workDir,
-          signal,
-          onProgress: progress,
-        }),
-      );
-      await ctx.step("commit", (progress) =>
-        staged.commit({ signal, onProgress: (done, total) => progress(total ? done / total : 1) }),
-      );
-      committed = true;
-      return {
-        outputUri: target.uri + encodeURIComponent(spec.output.fileName),
-        sizeBytes: written.fileSize,
-        virtualSizeBytes: written.virtualSize,
-        sourceVirtualSizeBytes: info.virtualSize,
-        sha256: written.sha256,
-        output: target,
-      };
-    } finally {
-      if (!committed) await staged.discard().catch(() => undefined);
-    }
+    return await writeOutput(target, spec.output, ctx, info.virtualSize, (staged, progress) =>
+      convertAndVerify({
+        source: { path: input.path, format: spec.input.format },
+        target: { path: staged.path, format: spec.output.format, subformat: spec.output.subformat },
+        size: outputSize(info.virtualSize, spec),
+        workDir,
+        signal,
+        onProgress: progress,
+      }),
+    );
   } finally {
     await input.release().catch(() => undefined);
+  }
+}
+
+/** A VM's disk on vCenter, read as of a snapshot and streamed into the output (no staging copy of the source). */
+export interface VsphereTransferSpec {
+  input: VsphereSourceFields;
+  output: TransferSpec["output"];
+  /** Also compute the full-content sha256 of the output (IPS hashDisk); it costs a pass over every byte. */
+  sha256?: boolean;
+}
+
+export const VSPHERE_TRANSFER_STEPS: StepPlan[] = [
+  { name: "validate", weight: 2 },
+  { name: "snapshot", weight: 3 },
+  { name: "convert", weight: 80 },
+  { name: "commit", weight: 14 },
+  { name: "cleanup", weight: 1 },
+];
+
+export async function transferFromVsphere(spec: VsphereTransferSpec, ctx: RunContext): Promise<TransferResult & { sourceName: string; bytesRead: number }> {
+  const { signal, workDir } = ctx;
+  const target = openStorage(spec.output.location.location, credentialFor(spec.output.location, ctx));
+  await ctx.step("validate", () => prepareTarget(target, spec.output, ctx));
+  const disk = await openVsphereSource(spec.input, ctx);
+  try {
+    const result = await writeOutput(target, spec.output, ctx, disk.source.virtualSize, async (staged, progress) => {
+      const copied = await copyFromSource(disk.source, {
+        target: { path: staged.path, format: spec.output.format, subformat: spec.output.subformat },
+        workDir,
+        signal,
+        onProgress: spec.sha256 ? (f) => progress(f * 0.8) : progress,
+      });
+      const sha256 = spec.sha256
+        ? await hashDisk(staged.path, spec.output.format, { size: copied.virtualSize, workDir, signal, onProgress: (f) => progress(0.8 + f * 0.2) })
+        : undefined;
+      return { ...copied, ...(sha256 ? { sha256 } : {}) };
+    });
+    return { ...result, sourceName: disk.source.name, bytesRead: disk.source.bytesRead };
+  } finally {
+    await disk.close();
+  }
+}
+
+/** Target checks before any work: reachable, no leftovers of an earlier attempt, no output in the way. */
+async function prepareTarget(target: Storage, output: TransferSpec["output"], ctx: RunContext): Promise<void> {
+  const { signal, jobId } = ctx;
+  await target.probe(signal);
+  // A crash or cancel of an earlier attempt may have left temporary files: start clean.
+  await target.removePartials(jobId, signal);
+  if (!output.overwrite && (await target.stat(output.fileName, signal))) {
+    throw jobFailure(
+      "OUTPUT_EXISTS",
+      `'${output.fileName}' already exists in ${target.uri}; it was left untouched. Choose another outputImageFilename or set overwriteOutput: true.`,
+    );
+  }
+}
+
+interface Written {
+  virtualSize: number;
+  fileSize: number;
+  sha256?: string;
+  blockDigest?: string;
+}
+
+/** Stages the output, lets `write` fill and verify it (the "convert" step), then commits it under its name. */
+async function writeOutput(
+  target: Storage,
+  output: TransferSpec["output"],
+  ctx: RunContext,
+  sourceVirtualSize: number,
+  write: (staged: StagedOutput, progress: (fraction: number) => void) => Promise<Written>,
+): Promise<TransferResult> {
+  const { signal, jobId, workDir } = ctx;
+  const staged = await target.stage(output.fileName, { jobId, workDir, overwrite: output.overwrite, signal });
+  let committed = false;
+  try {
+    const written = await ctx.step("convert", (progress) => write(staged, progress));
+    await ctx.step("commit", (progress) => staged.commit({ signal, onProgress: (done, total) => progress(total ? done / total : 1) }));
+    committed = true;
+    return {
+      outputUri: target.uri + encodeURIComponent(output.fileName),
+      sizeBytes: written.fileSize,
+      virtualSizeBytes: written.virtualSize,
+      sourceVirtualSizeBytes: sourceVirtualSize,
+      ...(written.sha256 ? { sha256: written.sha256 } : {}),
+      ...(written.blockDigest ? { blockDigest: written.blockDigest } : {}),
+      output: target,
+    };
+  } finally {
+    if (!committed) await staged.discard().catch(() => undefined);
   }
 }
 

@@ -1,5 +1,5 @@
 import { jobResource } from "../jobs/job-resource";
-import { transferOutputs } from "./transfer-outputs";
+import { checkDiskInput, transferOutputs } from "./transfer-outputs";
 
 /** ExportJob: a disk exported to VHD or VHDX (IPS $export). */
 export const exportJobHandler = jobResource({
@@ -7,5 +7,14 @@ export const exportJobHandler = jobResource({
   noun: "export",
   jobType: () => "export",
   jobTypes: ["export"],
-  outputs: (a) => ({ ...transferOutputs(a), outputUri: a.outputUri, format: a.format, diskType: a.diskType }),
+  outputs: (a) => ({
+    ...transferOutputs(a),
+    outputUri: a.outputUri,
+    format: a.format,
+    diskType: a.diskType,
+    blockDigest: a.blockDigest,
+    sourceDisk: a.sourceDisk,
+    sourceBytesRead: a.sourceBytesRead,
+  }),
+  check: checkDiskInput,
 });

@@ -1,5 +1,6 @@
 import { CheckFailure } from "../handler";
 import { jobResource } from "../jobs/job-resource";
+import { checkDiskInput } from "./transfer-outputs";
 
 /** UploadJob: a disk uploaded to a cloud snapshot and image (IPS $upload). */
 export const uploadJobHandler = jobResource({
@@ -8,7 +9,7 @@ export const uploadJobHandler = jobResource({
   jobType: () => "upload",
   jobTypes: ["upload"],
   check(inputs) {
-    const failures: CheckFailure[] = [];
+    const failures: CheckFailure[] = checkDiskInput(inputs);
     const required: Record<string, string[]> = { aws: ["region"], azure: ["region", "subscriptionId", "resourceGroup"], gcp: ["bucket"] };
     for (const key of required[inputs.platform as string] ?? []) {
       if (inputs[key] === undefined) failures.push({ property: key, reason: `${key} is required for platform ${inputs.platform}` });

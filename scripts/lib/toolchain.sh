@@ -14,3 +14,12 @@ MOTO_VENV=$IMAGEPORT_CACHE/moto-$MOTO_VERSION
 # into a directory keyed by its release tag (test/helpers/fake-gcs.ts reads the same tag).
 FAKE_GCS_VERSION=v1.56.1
 FAKE_GCS_DIR=$IMAGEPORT_CACHE/fake-gcs-server-$FAKE_GCS_VERSION
+# vcsim-fake (test/fakes/vcsim: govmomi's vSphere simulator plus what the vSphere tests need),
+# built into $IMAGEPORT_CACHE/vcsim-fake-govmomi-<version>-<source hash> (see vcsim_fake_dir;
+# test/helpers/vcsim.ts computes the same path). The version is the one test/fakes/vcsim/go.mod pins.
+VCSIM_GOVMOMI_VERSION=v0.46.3
+vcsim_fake_dir() {  # first 12 hex of sha256 over `sha256sum` of go.mod, go.sum, *.go in C order
+  local key
+  key=$(cd "$IMAGEPORT_ROOT/test/fakes/vcsim" && printf '%s\n' go.mod go.sum *.go | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-12)
+  echo "$IMAGEPORT_CACHE/vcsim-fake-govmomi-$VCSIM_GOVMOMI_VERSION-$key"
+}

@@ -18,6 +18,8 @@ export interface EmulatorSpec {
   /** True once the emulator serves; given its output so far (stdout and stderr, last 4000 chars). */
   ready(output: string): Promise<boolean> | boolean;
   timeoutMs: number;
+  /** Added to this process's environment for the emulator (e.g. a private TMPDIR). */
+  env?: Record<string, string>;
 }
 
 export function freePort(): Promise<number> {
@@ -41,7 +43,10 @@ export async function answers(url: string): Promise<boolean> {
 }
 
 export async function startEmulator(spec: EmulatorSpec): Promise<EmulatorProcess> {
-  const child: ChildProcess = spawn("setpriv", ["--pdeathsig", "SIGKILL", "--", spec.command, ...spec.args], { stdio: ["ignore", "pipe", "pipe"] });
+  const child: ChildProcess = spawn("setpriv", ["--pdeathsig", "SIGKILL", "--", spec.command, ...spec.args], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, ...spec.env },
+  });
   let output = "";
   const collect = (d: Buffer) => (output = (output + d.toString()).slice(-4000));
   child.stdout!.on("data", collect);

@@ -13,7 +13,7 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGzip } from "node:zlib";
 import { createWriteStream } from "node:fs";
-import { allocatedExtents } from "../../engine/disk";
+import { openImageSource } from "../../engine/disk";
 import { GIB, rawSizeFor, sparseTar, SparseTarResult } from "../../engine/platforms/gcp";
 
 const KIB = 1024;
@@ -27,11 +27,16 @@ describe("gcp sparse tar: GNU tar extracts it", function () {
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   async function pack(disk: string, virtualSize: number, out: string): Promise<SparseTarResult> {
-    const extents = await allocatedExtents(disk, "raw", AbortSignal.timeout(60_000));
-    let result: SparseTarResult | undefined;
-    const tar = sparseTar({ path: disk, extents, virtualSize }, rawSizeFor(virtualSize), { signal: AbortSignal.timeout(100_000), onDone: (r) => (result = r) });
-    await pipeline(Readable.from(tar), createGzip({ level: 1 }), createWriteStream(out));
-    return result!;
+    const source = await openImageSource(disk, "raw", dir, AbortSignal.timeout(60_000));
+    try {
+      assert.equal(source.virtualSize, virtualSize);
+      let result: SparseTarResult | undefined;
+      const tar = sparseTar(source, rawSizeFor(virtualSize), { signal: AbortSignal.timeout(100_000), onDone: (r) => (result = r) });
+      await pipeline(Readable.from(tar), createGzip({ level: 1 }), createWriteStream(out));
+      return result!;
+    } finally {
+      await source.close();
+    }
   }
 
   function readAt(path: string, offset: number, length: number): Buffer {

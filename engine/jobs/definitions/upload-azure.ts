@@ -3,7 +3,6 @@
 // and, when asked, a managed image is made from it. The fields, their checks and the run.
 
 import { FieldError, jobFailure } from "../../errors";
-import { openStorage } from "../../platforms";
 import {
   ArmClient,
   AzureResourceRef,
@@ -18,12 +17,14 @@ import {
   getDisk,
   imageId,
   makeFixedVhd,
+  makeFixedVhdFromSource,
   openArmClient,
   removeAzureResource,
   writePages,
 } from "../../platforms/azure";
 import { RunContext, SubmitContext } from "../definition";
-import { checkCloudCredential, inputFormat } from "../storage-fields";
+import { checkCloudCredential } from "../storage-fields";
+import { checkUploadInput, openUploadInput } from "../upload-input";
 import type { UploadParams } from "./upload";
 
 /** The body fields only azure uses (merged into the $upload schema). */
@@ -126,29 +127,25 @@ export async function runAzureUpload(p: UploadParams, ctx: RunContext): Promise<
   const tags = { ...p.tags, [JOB_TAG]: jobId };
   const dId = diskId(group, diskName);
   const iId = imageId(group, imageName);
-  const source = openStorage(p.inputStorageLocation.location, p.inputStorageLocation.credentialId ? ctx.credential(p.inputStorageLocation.credentialId) : undefined);
   const arm = openArmClient(ctx.credential(p.platformCredentialId));
   // What this attempt created, removed again unless the job completes.
   const created: AzureResourceRef[] = [];
   let completed = false;
   try {
     await ctx.step("validate", async () => {
-      await source.probe(signal);
-      if (!(await source.stat(p.inputImageFilename, signal))) {
-        throw jobFailure("SOURCE_DISK_NOT_FOUND", `The input disk '${p.inputImageFilename}' does not exist in ${source.uri}. Check inputImageFilename and inputStorageLocation.`);
-      }
+      await checkUploadInput(p, ctx);
       await checkResourceGroup(arm, group, signal);
       await refuseExisting(arm, { kind: "disk", id: dId }, jobId, "targetDiskName", signal);
       if (wantImage) await refuseExisting(arm, { kind: "image", id: iId }, jobId, "imageName", signal);
     });
-    const input = await ctx.step("fetch", (progress) =>
-      source.fetch(p.inputImageFilename, workDir, { signal, onProgress: (done, total) => progress(total ? done / total : 1) }),
-    );
+    const input = await openUploadInput(p, ctx);
     try {
-      const format = inputFormat(p.inputImageFilename, p.inputImageFormat)!;
       const { vhd, written } = await ctx.step("upload", async (progress) => {
         // Conversion is the first fifth of the step, the pages the rest.
-        const vhd = await makeFixedVhd(input.path, format, workDir, signal, (f) => progress(f * 0.2));
+        const toVhd = (f: number) => progress(f * 0.2);
+        const vhd = input.file
+          ? await makeFixedVhd(input.file.path, input.file.format, workDir, signal, toVhd)
+          : await makeFixedVhdFromSource(await input.source(), workDir, signal, toVhd);
         try {
           await createUploadDisk(arm, dId, { location, uploadSizeBytes: vhd.fileSize, osType, hyperVGeneration, tags }, signal);
           created.push({ kind: "disk", id: dId });
@@ -199,7 +196,7 @@ export async function runAzureUpload(p: UploadParams, ctx: RunContext): Promise<
       ctx.setArtifacts({ ...artifacts });
       completed = true;
     } finally {
-      await input.release().catch(() => undefined);
+      await input.close();
     }
   } finally {
     if (!completed && created.length > 0) await removeCreated(arm, created, ctx);

@@ -7,8 +7,7 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGzip } from "node:zlib";
 import { FieldError, jobFailure } from "../../errors";
-import { openStorage } from "../../platforms";
-import { openBlockSource } from "../../platforms/aws";
+import { DiskSource } from "../../disk";
 import {
   checkBucket,
   describeRef,
@@ -28,7 +27,9 @@ import {
   waitForOperation,
 } from "../../platforms/gcp";
 import { RunContext, SubmitContext } from "../definition";
-import { checkCloudCredential, inputFormat } from "../storage-fields";
+import { checkCloudCredential } from "../storage-fields";
+import { checkUploadInput, openUploadInput } from "../upload-input";
+import { inputLabel } from "../vsphere-source";
 import type { UploadParams } from "./upload";
 
 /** The body fields only gcp uses. */
@@ -113,7 +114,7 @@ export function imageNameFor(p: UploadParams, jobId: string): string {
 }
 
 export async function runGcpUpload(p: UploadParams, ctx: RunContext): Promise<void> {
-  const { signal, workDir, jobId } = ctx;
+  const { signal, jobId } = ctx;
   const client = openGcpClient(ctx.credential(p.platformCredentialId));
   const project = p.project ?? client.keyProject;
   if (!project) {
@@ -122,35 +123,23 @@ export async function runGcpUpload(p: UploadParams, ctx: RunContext): Promise<vo
   const bucket = p.bucket!;
   const imageName = imageNameFor(p, jobId);
   const objectName = `imageport/${jobId}/disk.raw.tar.gz`;
-  const description = p.targetSnapshotName ?? `imageport ${p.inputImageFilename}`;
+  const description = p.targetSnapshotName ?? `imageport ${inputLabel(p)}`;
   const labels: Record<string, string> = { ...p.tags, "imageport-job-id": jobId.toLowerCase().replace(/[^a-z0-9_-]/g, "-").slice(0, 63) };
-  const source = openStorage(p.inputStorageLocation.location, p.inputStorageLocation.credentialId ? ctx.credential(p.inputStorageLocation.credentialId) : undefined);
   const created: GcpResourceRef[] = [];
   let completed = false;
   try {
     await ctx.step("validate", async () => {
-      await source.probe(signal);
-      if (!(await source.stat(p.inputImageFilename, signal))) {
-        throw jobFailure("SOURCE_DISK_NOT_FOUND", `The input disk '${p.inputImageFilename}' does not exist in ${source.uri}. Check inputImageFilename and inputStorageLocation.`);
-      }
+      await checkUploadInput(p, ctx);
       await checkBucket(client, bucket, signal);
       if (await getImage(client, project, imageName, signal)) {
         throw jobFailure("OUTPUT_EXISTS", `An image named '${imageName}' already exists in project ${project}; choose another targetImageName or delete that image.`);
       }
     });
-    const input = await ctx.step("fetch", (progress) =>
-      source.fetch(p.inputImageFilename, workDir, { signal, onProgress: (done, total) => progress(total ? done / total : 1) }),
-    );
+    const input = await openUploadInput(p, ctx);
     try {
-      const format = inputFormat(p.inputImageFilename, p.inputImageFormat)!;
-      const uploaded = await ctx.step("upload", async (progress) => {
-        const disk = await openBlockSource(input.path, format, workDir, signal);
-        try {
-          return await uploadArchive(client, { bucket, objectName, jobId, disk, signal, progress });
-        } finally {
-          await disk.release();
-        }
-      });
+      const uploaded = await ctx.step("upload", async (progress) =>
+        uploadArchive(client, { bucket, objectName, jobId, disk: await input.source(), signal, progress }),
+      );
       created.push({ kind: "object", id: objectName, bucket });
       const image = await ctx.step("register", async (progress) => {
         const op = await insertImage(client, { project, name: imageName, description, bucket, object: objectName, storageLocation: p.region, labels }, signal);
@@ -183,7 +172,7 @@ export async function runGcpUpload(p: UploadParams, ctx: RunContext): Promise<vo
       ctx.setArtifacts({ ...artifacts });
       completed = true;
     } finally {
-      await input.release().catch(() => undefined);
+      await input.close();
     }
   } finally {
     if (!completed && created.length > 0) await removeCreated(client, created, ctx);
@@ -194,7 +183,7 @@ interface ArchiveUpload {
   bucket: string;
   objectName: string;
   jobId: string;
-  disk: { path: string; extents: import("../../disk").Extent[]; virtualSize: number };
+  disk: DiskSource;
   signal: AbortSignal;
   progress(fraction: number): void;
 }

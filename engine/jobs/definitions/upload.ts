@@ -1,14 +1,11 @@
 import { jobFailure } from "../../errors";
 import { FieldError } from "../../errors";
-import { DiskFormat } from "../../disk";
-import { openStorage } from "../../platforms";
 import {
   AwsClients,
   AWS_REGION,
   CloudResourceRef,
   EBS_BLOCK,
   openAwsClients,
-  openBlockSource,
   checkRegionReachable,
   registerImage,
   removeResource,
@@ -19,14 +16,13 @@ import {
 import { JobDefinition, RunContext, SubmitContext } from "../definition";
 import { AzureUploadFields, azureOnlyFieldErrors, azureUploadProperties, checkAzureFields, runAzureUpload } from "./upload-azure";
 import { commonProperties, inputProperties, objectSchema } from "../schemas";
-import { checkCloudCredential, checkInputFormat, checkLocalInputExists, checkStorageFields, inputFormat, LocationParam } from "../storage-fields";
+import { checkCloudCredential, checkInputFormat, checkLocalInputExists, checkStorageFields } from "../storage-fields";
+import { checkUploadInput, openUploadInput, UploadInputFields, uploadSteps } from "../upload-input";
+import { checkDiskInput, inputLabel, VSPHERE_SOURCE_PROPERTIES } from "../vsphere-source";
 import { checkGcpFields, GCP_UPLOAD_PROPERTIES, GcpUploadFields, gcpOnlyFields, runGcpUpload } from "./upload-gcp";
 
-export interface UploadParams extends AzureUploadFields, GcpUploadFields {
+export interface UploadParams extends AzureUploadFields, GcpUploadFields, UploadInputFields {
   platform: "aws" | "azure" | "gcp";
-  inputStorageLocation: LocationParam;
-  inputImageFilename: string;
-  inputImageFormat?: DiskFormat;
   platformCredentialId: string;
   region?: string;
   targetSnapshotName?: string;
@@ -73,11 +69,12 @@ const AMI_NAME_PATTERN = "^[A-Za-z0-9 ()\\[\\]./'@_-]{3,128}$";
  */
 export const uploadJob: JobDefinition<UploadParams> = {
   type: "upload",
-  summary: "Upload a disk from a share to a cloud snapshot and register the image (AWS: EBS snapshot -> AMI; GCP: tar.gz in GCS -> image)",
+  summary: "Upload a disk (a file on a share, or a VM's disk on vCenter) to a cloud snapshot and register the image (AWS: EBS snapshot -> AMI; GCP: tar.gz in GCS -> image)",
   body: objectSchema(
     {
       ...commonProperties,
       ...inputProperties,
+      ...VSPHERE_SOURCE_PROPERTIES,
       platform: { type: "string", enum: ["aws", "azure", "gcp"] },
       region: { type: "string", pattern: ANY_REGION_PATTERN, description: "aws: the AWS region, e.g. us-east-1 (required); azure: the location, e.g. eastus (required); gcp: where the image is stored, e.g. us-central1 or us (optional)." },
       targetDiskName: { type: "string", minLength: 1, maxLength: 255, description: "azure, gcp only." },
@@ -87,22 +84,19 @@ export const uploadJob: JobDefinition<UploadParams> = {
       ...azureUploadProperties,
       ...GCP_UPLOAD_PROPERTIES,
     },
-    ["platform", "inputStorageLocation", "inputImageFilename", "platformCredentialId"],
+    ["platform", "platformCredentialId"],
   ),
   async validate(p, ctx) {
     return [
-      ...(await checkStorageFields("input", p.inputStorageLocation, p.inputImageFilename, ctx)),
-      ...checkInputFormat(p.inputImageFilename, p.inputImageFormat),
-      ...checkLocalInputExists(p.inputStorageLocation, p.inputImageFilename, ctx),
+      ...(await checkDiskInput(p as UploadParams & Record<string, unknown>, ctx, async () => [
+        ...(await checkStorageFields("input", p.inputStorageLocation, p.inputImageFilename, ctx)),
+        ...checkInputFormat(p.inputImageFilename, p.inputImageFormat),
+        ...checkLocalInputExists(p.inputStorageLocation, p.inputImageFilename, ctx),
+      ])),
       ...(await DRIVERS[p.platform].validate(p, ctx)),
     ];
   },
-  steps: () => [
-    { name: "validate", weight: 2 },
-    { name: "fetch", weight: 8 },
-    { name: "upload", weight: 80 },
-    { name: "register", weight: 10 },
-  ],
+  steps: uploadSteps,
   run: (p, ctx) => DRIVERS[p.platform].run(p, ctx),
 };
 
@@ -126,50 +120,36 @@ async function checkAwsFields(p: UploadParams, ctx: SubmitContext): Promise<Fiel
 }
 
 async function runAwsUpload(p: UploadParams, ctx: RunContext): Promise<void> {
-  const { signal, workDir, jobId } = ctx;
+  const { signal, jobId } = ctx;
   const region = p.region!;
-  const snapshotName = p.targetSnapshotName ?? `imageport ${p.inputImageFilename}`;
+  const snapshotName = p.targetSnapshotName ?? `imageport ${inputLabel(p)}`;
   const createAmi = p.createAmi ?? true;
   const amiName = p.amiName ?? (p.targetSnapshotName && new RegExp(AMI_NAME_PATTERN).test(p.targetSnapshotName) ? p.targetSnapshotName : `imageport-${jobId}`);
   const tags = { ...p.tags, Name: snapshotName, "imageport:jobId": jobId };
-  const source = openStorage(p.inputStorageLocation.location, p.inputStorageLocation.credentialId ? ctx.credential(p.inputStorageLocation.credentialId) : undefined);
   const clients = openAwsClients(ctx.credential(p.platformCredentialId), region);
   // What this attempt created, removed again unless the job completes.
   const created: CloudResourceRef[] = [];
   let completed = false;
   try {
     await ctx.step("validate", async () => {
-      await source.probe(signal);
-      if (!(await source.stat(p.inputImageFilename, signal))) {
-        throw jobFailure(
-          "SOURCE_DISK_NOT_FOUND",
-          `The input disk '${p.inputImageFilename}' does not exist in ${source.uri}. Check inputImageFilename and inputStorageLocation.`,
-        );
-      }
+      await checkUploadInput(p, ctx);
       await checkRegionReachable(clients, signal);
     });
-    const input = await ctx.step("fetch", (progress) =>
-      source.fetch(p.inputImageFilename, workDir, { signal, onProgress: (done, total) => progress(total ? done / total : 1) }),
-    );
+    const input = await openUploadInput(p, ctx);
     try {
-      const format = inputFormat(p.inputImageFilename, p.inputImageFormat)!;
       const { written, virtualSize } = await ctx.step("upload", async (progress) => {
-        const blocks = await openBlockSource(input.path, format, workDir, signal);
-        try {
-          const written = await writeSnapshot({
-            clients,
-            clientToken: jobId,
-            description: snapshotName,
-            tags,
-            source: blocks,
-            signal,
-            onStarted: (id) => created.push({ kind: "snapshot", id }),
-            onProgress: progress,
-          });
-          return { written, virtualSize: blocks.virtualSize };
-        } finally {
-          await blocks.release();
-        }
+        const source = await input.source();
+        const written = await writeSnapshot({
+          clients,
+          clientToken: jobId,
+          description: snapshotName,
+          tags,
+          source,
+          signal,
+          onStarted: (id) => created.push({ kind: "snapshot", id }),
+          onProgress: progress,
+        });
+        return { written, virtualSize: source.virtualSize };
       });
       const amiId = await ctx.step("register", async (progress) => {
         await waitForSnapshot(clients, written.snapshotId, signal, (f) => progress(createAmi ? f / 2 : f));
@@ -195,7 +175,7 @@ async function runAwsUpload(p: UploadParams, ctx: RunContext): Promise<void> {
       ctx.setArtifacts({ ...artifacts });
       completed = true;
     } finally {
-      await input.release().catch(() => undefined);
+      await input.close();
     }
   } finally {
     if (!completed && created.length > 0) await removeCreated(clients, created, ctx);

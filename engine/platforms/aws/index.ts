@@ -2,8 +2,8 @@
 
 export { AWS_REGION, ENDPOINT_ENV, endpointSetting, openAwsClients } from "./clients";
 export type { AwsClients } from "./clients";
-export { EBS_BLOCK, dataBlocks, openBlockSource } from "./data-blocks";
-export type { BlockSource, DataBlock } from "./data-blocks";
+export { EBS_BLOCK, dataBlocks } from "./data-blocks";
+export type { BlockScanOptions, DataBlock } from "./data-blocks";
 export { awsFailure, isNotFound } from "./failures";
 export { findOwnImage, registerImage, ROOT_DEVICE, waitForImage } from "./image";
 export type { ImageSpec } from "./image";

@@ -9,7 +9,8 @@ import { DescribeSnapshotsCommand } from "@aws-sdk/client-ec2";
 import { setTimeout as sleep } from "node:timers/promises";
 import { jobFailure } from "../../errors";
 import { AwsClients } from "./clients";
-import { BlockSource, dataBlocks, EBS_BLOCK } from "./data-blocks";
+import { DiskSource } from "../../disk";
+import { dataBlocks, EBS_BLOCK } from "./data-blocks";
 import { awsFailure } from "./failures";
 import { sendBounded } from "../send-bounded";
 
@@ -22,7 +23,8 @@ export interface SnapshotWriteOptions {
   clientToken: string;
   description: string;
   tags: Record<string, string>;
-  source: BlockSource;
+  /** The disk to write (any DiskSource: only its data ranges are read). */
+  source: DiskSource;
   signal: AbortSignal;
   /** Called as soon as the snapshot exists, so the caller can remove it if what follows fails. */
   onStarted(snapshotId: string): void;

@@ -6,7 +6,7 @@ import { randomUUID } from "node:crypto";
 import { promises as fs } from "node:fs";
 import * as nodePath from "node:path";
 import { jobFailure } from "../../errors";
-import { allocatedExtents, DiskFormat, Extent } from "../../disk";
+import { allocatedExtents, copyFromSource, DiskFormat, DiskSource, Extent } from "../../disk";
 import { convertImage } from "../../disk/convert";
 import { MiB, roundUp, SECTOR } from "../../disk/formats";
 import { inspectImage } from "../../disk/inspect";
@@ -41,25 +41,38 @@ export async function makeFixedVhd(
   onProgress?: (fraction: number) => void,
 ): Promise<FixedVhd> {
   const image = await inspectImage(source, format, signal, "source");
-  const diskSizeBytes = azureDiskBytes(image.virtualSize);
+  return writeFixedVhd(source, image.virtualSize, workDir, signal, (target, size) =>
+    convertImage(image, { source: { path: image.path, format: image.format }, target, size, signal, ...(onProgress ? { onProgress } : {}) }),
+  );
+}
+
+/** The same from any DiskSource (a VM's disk on vCenter): copied over NBD, only its data read and written. */
+export function makeFixedVhdFromSource(source: DiskSource, workDir: string, signal: AbortSignal, onProgress?: (fraction: number) => void): Promise<FixedVhd> {
+  return writeFixedVhd(source.name, source.virtualSize, workDir, signal, (target, size) =>
+    copyFromSource(source, { target, size, workDir, signal, ...(onProgress ? { onProgress } : {}) }),
+  );
+}
+
+async function writeFixedVhd(
+  name: string,
+  contentSize: number,
+  workDir: string,
+  signal: AbortSignal,
+  write: (target: { path: string; format: "vhd"; subformat: "fixed" }, size: number) => Promise<{ virtualSize: number; fileSize: number }>,
+): Promise<FixedVhd> {
+  const diskSizeBytes = azureDiskBytes(contentSize);
   await fs.mkdir(workDir, { recursive: true });
   const path = nodePath.join(workDir, `.imageport-azure-${randomUUID()}.vhd`);
   const release = () => fs.rm(path, { force: true });
   try {
-    const written = await convertImage(image, {
-      source: { path: image.path, format: image.format },
-      target: { path, format: "vhd", subformat: "fixed" },
-      size: diskSizeBytes,
-      signal,
-      ...(onProgress ? { onProgress } : {}),
-    });
+    const written = await write({ path, format: "vhd", subformat: "fixed" }, diskSizeBytes);
     const fileSize = diskSizeBytes + VHD_FOOTER;
     if (written.virtualSize !== diskSizeBytes || written.fileSize !== fileSize) {
-      throw jobFailure("OUTPUT_VERIFICATION_FAILED", `The fixed VHD made for Azure from '${source}' is ${written.fileSize} bytes, not ${fileSize} (N MiB + 512).`);
+      throw jobFailure("OUTPUT_VERIFICATION_FAILED", `The fixed VHD made for Azure from '${name}' is ${written.fileSize} bytes, not ${fileSize} (N MiB + 512).`);
     }
     // The VHD file read as raw: its holes are the zero ranges, the footer is data.
     const extents = await allocatedExtents(path, "raw", signal);
-    return { path, contentSize: image.virtualSize, diskSizeBytes, fileSize, extents, release };
+    return { path, contentSize, diskSizeBytes, fileSize, extents, release };
   } catch (error) {
     await release();
     throw error;

@@ -4,7 +4,7 @@ export { ARM_ENDPOINT_ENV, AUTHORITY_HOST_ENV, azureEndpoints } from "./settings
 export type { AzureEndpoints } from "./settings";
 export { ArmClient, openArmClient } from "./arm";
 export { AzureCallError, azureFailure, isNotFound } from "./failures";
-export { azureDiskBytes, makeFixedVhd, MIN_DISK_BYTES } from "./fixed-vhd";
+export { azureDiskBytes, makeFixedVhd, makeFixedVhdFromSource, MIN_DISK_BYTES } from "./fixed-vhd";
 export type { FixedVhd } from "./fixed-vhd";
 export {
   beginWriteAccess,

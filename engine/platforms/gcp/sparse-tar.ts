@@ -1,27 +1,28 @@
 // A GNU "oldgnu" sparse tar holding one member, disk.raw, written as a stream: the header lists
-// the disk's data segments (from its extent map) and only their bytes follow, so holes and zero
-// extents cost nothing to read, compress or send. The member's size is grown to `rawSize` (a
+// the disk's data segments (from its source's data ranges) and only their bytes follow, so
+// holes cost nothing to read, compress or send. The member's size is grown to `rawSize` (a
 // whole number of GiB for GCE) with a trailing hole. The sha256 of the guest content (and of the
 // padded disk.raw) is computed in the same pass; zero ranges are hashed from a zero buffer.
+// Any DiskSource will do (a local image through openImageSource, a datastore, a snapshot).
 //
-// The header comes first, so the map is found in a first pass: the extent map's data extents,
-// read and cut where whole 64 KiB pieces are zero (formats with large blocks, e.g. VHDX's 32 MiB,
-// map mostly-zero blocks as data). Only the pieces that hold data are read again and stored.
+// The header comes first, so the map is found in a first pass: the data ranges, read and cut
+// where whole 64 KiB pieces are zero (sources with large blocks, e.g. VHDX's 32 MiB, report
+// mostly-zero blocks as data). Only the pieces that hold data are read again and stored, so
+// the source's data is read twice (once for a source that is all data and zeros).
 //
 // Why our own writer rather than `tar --format=oldgnu -Sczf`: GNU tar finds holes only in a
 // file on disk, so every non-raw source would first be expanded to a sparse raw file padded to
-// the GiB; this reads the source's own extent map and streams straight into gzip.
+// the GiB; this reads the source's own data ranges and streams straight into gzip.
 
 import { createHash } from "node:crypto";
-import { promises as fs } from "node:fs";
 import { setImmediate as yieldToLoop } from "node:timers/promises";
-import { Extent } from "../../disk";
+import { checkedDataRanges, DataRange, DiskSource, readRanges } from "../../disk";
 
 export const TAR_BLOCK = 512;
 export const GIB = 1024 * 1024 * 1024;
 export const MEMBER_NAME = "disk.raw";
 const READ_CHUNK = 1024 * 1024;
-/** The granularity of zero detection inside data extents. */
+/** The granularity of zero detection inside data ranges. */
 export const ZERO_PIECE = 64 * 1024;
 const ZEROS = Buffer.alloc(READ_CHUNK);
 
@@ -29,12 +30,6 @@ const ZEROS = Buffer.alloc(READ_CHUNK);
 export interface Segment {
   offset: number;
   length: number;
-}
-
-export interface TarSource {
-  path: string;
-  extents: Extent[];
-  virtualSize: number;
 }
 
 export interface SparseTarResult {
@@ -52,40 +47,18 @@ export function rawSizeFor(virtualSize: number): number {
   return Math.max(1, Math.ceil(virtualSize / GIB)) * GIB;
 }
 
-/** The data segments: non-zero extents, merged where they touch, clipped to the virtual size. */
-export function dataSegments(extents: readonly Extent[], virtualSize: number): Segment[] {
-  const out: Segment[] = [];
-  for (const x of extents) {
-    if (x.zero) continue;
-    const start = x.start;
-    const end = Math.min(x.start + x.length, virtualSize);
-    if (end <= start) continue;
-    const last = out[out.length - 1];
-    if (last && last.offset + last.length === start) last.length += end - start;
-    else out.push({ offset: start, length: end - start });
-  }
-  return out;
-}
-
 /**
  * The archive as chunks (header, data, padding, end blocks). `onScanned` reports guest bytes
  * covered so far; `onDone` gets the hashes once the last data byte was read.
  */
 export async function* sparseTar(
-  source: TarSource,
+  source: DiskSource,
   rawSize: number,
   options: { signal: AbortSignal; mtime?: number; onScanned?(bytes: number): void; onDone(result: SparseTarResult): void },
 ): AsyncGenerator<Buffer> {
   const { signal } = options;
-  const offsetOf = locator(source.extents);
-  const fh = await fs.open(source.path, "r");
-  let segments: Segment[];
-  try {
-    segments = await nonZeroSegments(fh, dataSegments(source.extents, source.virtualSize), offsetOf, signal);
-  } catch (error) {
-    await fh.close();
-    throw error;
-  }
+  const ranges = checkedDataRanges(await source.dataRanges(signal), source.virtualSize, source.name);
+  const segments = await nonZeroSegments(source, ranges, signal);
   const map = [...segments];
   // GNU tar ends the map of a file that ends in a hole with an empty segment at its size.
   const tail = map[map.length - 1];
@@ -105,23 +78,13 @@ export async function* sparseTar(
       await yieldToLoop();
     }
   };
-  try {
-    for (const seg of segments) {
-      await hashZeros(seg.offset);
-      for (let done = 0; done < seg.length; ) {
-        signal.throwIfAborted();
-        const n = Math.min(READ_CHUNK, seg.length - done);
-        const buf = Buffer.alloc(n);
-        await readGuest(fh, buf, seg.offset + done, offsetOf);
-        content.update(buf);
-        done += n;
-        pos = seg.offset + done;
-        options.onScanned?.(pos);
-        yield buf;
-      }
-    }
-  } finally {
-    await fh.close();
+  const stored = segments.map((s) => ({ start: s.offset, length: s.length }));
+  for await (const piece of readRanges(source, stored, { signal, chunk: READ_CHUNK })) {
+    await hashZeros(piece.offset);
+    content.update(piece.data);
+    pos = piece.offset + piece.data.length;
+    options.onScanned?.(pos);
+    yield piece.data;
   }
   await hashZeros(source.virtualSize);
   const raw = content.copy();
@@ -136,66 +99,27 @@ export async function* sparseTar(
   yield Buffer.alloc(pad + 2 * TAR_BLOCK);
 }
 
-/** The parts of `segments` that are not whole zero pieces (ZERO_PIECE-aligned in guest offsets). */
-async function nonZeroSegments(fh: fs.FileHandle, segments: readonly Segment[], offsetOf: ReturnType<typeof locator>, signal: AbortSignal): Promise<Segment[]> {
+/** The parts of the data ranges that are not whole zero pieces (ZERO_PIECE-aligned in guest offsets). */
+async function nonZeroSegments(source: DiskSource, ranges: readonly DataRange[], signal: AbortSignal): Promise<Segment[]> {
   const out: Segment[] = [];
-  const buf = Buffer.alloc(READ_CHUNK);
   const add = (offset: number, length: number) => {
     const last = out[out.length - 1];
     if (last && last.offset + last.length === offset) last.length += length;
     else out.push({ offset, length });
   };
-  for (const seg of segments) {
-    const end = seg.offset + seg.length;
-    for (let at = seg.offset; at < end; ) {
-      signal.throwIfAborted();
-      // Read up to the next READ_CHUNK boundary so pieces stay aligned to ZERO_PIECE.
-      const n = Math.min(end, Math.floor(at / READ_CHUNK) * READ_CHUNK + READ_CHUNK) - at;
-      const view = buf.subarray(0, n);
-      view.fill(0);
-      offsetOf.reset();
-      await readGuest(fh, view, at, offsetOf);
-      for (let p = 0; p < n; ) {
-        const q = Math.min(n, Math.floor((at + p) / ZERO_PIECE) * ZERO_PIECE + ZERO_PIECE - at);
-        if (!isZero(view.subarray(p, q))) add(at + p, q - p);
-        p = q;
-      }
-      at += n;
+  // Reads end on READ_CHUNK boundaries so pieces stay aligned to ZERO_PIECE.
+  for await (const { offset, data } of readRanges(source, ranges, { signal, chunk: READ_CHUNK })) {
+    for (let p = 0; p < data.length; ) {
+      const q = Math.min(data.length, Math.floor((offset + p) / ZERO_PIECE) * ZERO_PIECE + ZERO_PIECE - offset);
+      if (!isZero(data.subarray(p, q))) add(offset + p, q - p);
+      p = q;
     }
   }
-  offsetOf.reset();
   return out;
 }
 
 function isZero(b: Buffer): boolean {
   return b.length === 0 || (b[0] === 0 && b.equals(ZEROS.subarray(0, b.length)));
-}
-
-/** Maps a guest offset to the file offset that holds it (the extent's `offset`). */
-function locator(extents: readonly Extent[]): ((guest: number) => { file: number; run: number }) & { reset(): void } {
-  let i = 0;
-  return Object.assign((guest: number) => {
-    while (i > 0 && (i >= extents.length || extents[i]!.start > guest)) i--;
-    while (i < extents.length && extents[i]!.start + extents[i]!.length <= guest) i++;
-    const x = extents[i];
-    if (!x || x.zero || x.offset === undefined || x.start > guest) throw new Error(`no data extent holds guest offset ${guest}`);
-    return { file: x.offset + (guest - x.start), run: x.start + x.length - guest };
-  }, { reset: () => void (i = 0) });
-}
-
-async function readGuest(fh: fs.FileHandle, buf: Buffer, guest: number, offsetOf: ReturnType<typeof locator>): Promise<void> {
-  let filled = 0;
-  while (filled < buf.length) {
-    const { file, run } = offsetOf(guest + filled);
-    const want = Math.min(run, buf.length - filled);
-    let got = 0;
-    while (got < want) {
-      const { bytesRead } = await fh.read(buf, filled + got, want - got, file + got);
-      if (bytesRead === 0) break; // past the file's end the rest stays zero, as qemu reads it
-      got += bytesRead;
-    }
-    filled += want;
-  }
 }
 
 /** The member header (4 map entries) and as many extension headers (21 each) as the map needs. */

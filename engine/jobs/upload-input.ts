@@ -1,0 +1,79 @@
+// The disk an upload reads, whatever it is: a file on a share (fetched when remote, then read
+// through its extent map) or a VM's disk on vCenter (read from the datastore as of a snapshot).
+// Every cloud driver takes the DiskSource and never learns which it was.
+
+import { jobFailure } from "../errors";
+import { DiskFormat, DiskSource, openImageSource } from "../disk";
+import { openStorage } from "../platforms";
+import { RunContext, StepPlan } from "./definition";
+import { inputFormat, LocationParam } from "./storage-fields";
+import { openVsphereSource, readsFromVsphere, VsphereSourceFields } from "./vsphere-source";
+
+export interface UploadInputFields extends VsphereSourceFields {
+  inputStorageLocation: LocationParam;
+  inputImageFilename: string;
+  inputImageFormat?: DiskFormat;
+}
+
+export interface UploadInput {
+  /** The disk as a DiskSource (opened on first use: a file is mapped, perhaps expanded, only if asked). */
+  source(): Promise<DiskSource>;
+  /** The local image file, for file inputs (Azure's fixed VHD is converted from it directly). */
+  file?: { path: string; format: DiskFormat };
+  /** Releases the fetched copy, or removes the snapshot and logs out. */
+  close(): Promise<void>;
+}
+
+/** The steps of an upload: the input is fetched (a file) or snapshotted (a VM), and a VM's snapshot removed at the end. */
+export function uploadSteps(p: VsphereSourceFields): StepPlan[] {
+  return readsFromVsphere(p)
+    ? [
+        { name: "validate", weight: 2 },
+        { name: "snapshot", weight: 3 },
+        { name: "upload", weight: 84 },
+        { name: "register", weight: 10 },
+        { name: "cleanup", weight: 1 },
+      ]
+    : [
+        { name: "validate", weight: 2 },
+        { name: "fetch", weight: 8 },
+        { name: "upload", weight: 80 },
+        { name: "register", weight: 10 },
+      ];
+}
+
+/** In the `validate` step: a file input exists (a vSphere input is checked when it is opened). */
+export async function checkUploadInput(p: UploadInputFields, ctx: RunContext): Promise<void> {
+  if (readsFromVsphere(p)) return;
+  const storage = openStorage(p.inputStorageLocation.location, p.inputStorageLocation.credentialId ? ctx.credential(p.inputStorageLocation.credentialId) : undefined);
+  await storage.probe(ctx.signal);
+  if (!(await storage.stat(p.inputImageFilename, ctx.signal))) {
+    throw jobFailure(
+      "SOURCE_DISK_NOT_FOUND",
+      `The input disk '${p.inputImageFilename}' does not exist in ${storage.uri}. Check inputImageFilename and inputStorageLocation.`,
+    );
+  }
+}
+
+/** The `fetch` step (a file) or the `snapshot` step (a VM's disk); the caller must close() it. */
+export async function openUploadInput(p: UploadInputFields, ctx: RunContext): Promise<UploadInput> {
+  const { signal, workDir } = ctx;
+  if (readsFromVsphere(p)) {
+    const disk = await openVsphereSource(p, ctx);
+    return { source: async () => disk.source, close: disk.close };
+  }
+  const storage = openStorage(p.inputStorageLocation.location, p.inputStorageLocation.credentialId ? ctx.credential(p.inputStorageLocation.credentialId) : undefined);
+  const copy = await ctx.step("fetch", (progress) =>
+    storage.fetch(p.inputImageFilename, workDir, { signal, onProgress: (done, total) => progress(total ? done / total : 1) }),
+  );
+  const format = inputFormat(p.inputImageFilename, p.inputImageFormat)!;
+  let opened: Promise<DiskSource> | undefined;
+  return {
+    source: () => (opened ??= openImageSource(copy.path, format, workDir, signal)),
+    file: { path: copy.path, format },
+    close: async () => {
+      await opened?.then((s) => s.close()).catch(() => undefined);
+      await copy.release().catch(() => undefined);
+    },
+  };
+}

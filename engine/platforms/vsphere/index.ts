@@ -1,0 +1,9 @@
+// engine/platforms/vsphere: vCenter as a source (a VM's disk read as of a snapshot). Re-exports only.
+
+export { VsphereClient } from "./client";
+export type { VirtualDiskInfo, VmSummary, VsphereConnection } from "./client";
+export { normalizeFingerprint } from "./tls";
+export type { VsphereTlsOptions } from "./tls";
+export { openVmDiskAtSnapshot, snapshotNameFor, SNAPSHOT_PRIVILEGES, DATASTORE_PRIVILEGES, CBT_PRIVILEGE } from "./snapshot-reader";
+export type { OpenedVmDisk, VmSelector, VsphereDiskRequest } from "./snapshot-reader";
+export { vsphereFailure } from "./failures";
