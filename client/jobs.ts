@@ -6,7 +6,7 @@ import { ApiError } from "./errors";
 export const JOB_STATUSES = ["notStarted", "inProgress", "complete", "failed", "cancelled"] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
 
-export const JOB_TYPES = ["export", "upload", "prepare", "prepareAndPublish", "publish", "createImage", "delete", "inspect"] as const;
+export const JOB_TYPES = ["export", "upload", "prepare", "prepareAndPublish", "publish", "createImage", "delete", "inspect", "listVirtualMachines"] as const;
 export type JobType = (typeof JOB_TYPES)[number];
 
 export const STEP_STATUSES = ["notStarted", "inProgress", "complete", "failed", "cancelled", "skipped"] as const;

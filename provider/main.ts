@@ -1,4 +1,5 @@
 import { ProviderServer } from "./server";
+import { functions } from "./functions";
 import { handlers } from "./resources";
 
 /**
@@ -6,7 +7,7 @@ import { handlers } from "./resources";
  * the first non-flag argument and reads the port from stdout: nothing else may go there.
  */
 async function main(argv: string[]): Promise<void> {
-  const server = new ProviderServer(handlers);
+  const server = new ProviderServer(handlers, functions);
   const engineAddress = argv.find((a) => !a.startsWith("-"));
   if (engineAddress) server.log.attach(engineAddress);
   const { port } = await server.listen();

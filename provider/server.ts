@@ -11,6 +11,7 @@ import { resolveSettings } from "./config";
 import { diffInputs } from "./diff";
 import { validateInputs } from "./validate";
 import { EngineLog } from "./engine-log";
+import { FunctionHandler } from "./functions";
 import { OperationContext, ResourceHandler } from "./handler";
 import { compact, conceal, containsUnknown, PropertyMap, reveal } from "./properties";
 import { PACKAGE_VERSION, resourceSpec, ResourceSpec, schemaText } from "./schema";
@@ -31,7 +32,10 @@ export class ProviderServer {
   private readonly inflight = new Set<AbortController>();
   readonly log = new EngineLog();
 
-  constructor(private readonly handlers: Record<string, ResourceHandler>) {}
+  constructor(
+    private readonly handlers: Record<string, ResourceHandler>,
+    private readonly functions: Record<string, FunctionHandler> = {},
+  ) {}
 
   /** Serves on 127.0.0.1 and resolves with the port. */
   async listen(): Promise<{ port: number; server: grpc.Server }> {
@@ -190,6 +194,15 @@ export class ProviderServer {
         const state = reveal(req.getOlds()?.toJavaScript() ?? {}).values;
         const outputs = await this.operate(req.getUrn(), req.getTimeout(), (ctx) => handler.update(req.getId(), state, news.values, ctx));
         res.setProperties(toStruct(this.outputs(spec, outputs, news.secretKeys)));
+        return res;
+      }),
+      invoke: unary(async (req: provproto.InvokeRequest) => {
+        const fn = this.functions[req.getTok()];
+        if (!fn) throw new Error(`imageport does not implement the function ${req.getTok()}`);
+        const args = reveal(req.getArgs()?.toJavaScript() ?? {}).values;
+        const result = await this.operate(req.getTok(), 0, (ctx) => fn(args, ctx));
+        const res = new provproto.InvokeResponse();
+        res.setReturn(toStruct(compact(result)));
         return res;
       }),
       delete: unary(async (req: provproto.DeleteRequest) => {

@@ -9,3 +9,4 @@ export * from "./prepare-job";
 export * from "./publish-job";
 export * from "./image";
 export * from "./migration";
+export * from "./get-virtual-machines";

@@ -31,6 +31,12 @@ export interface RunContext {
   setArtifacts(artifacts: Record<string, unknown>): void;
 }
 
+/** What a dry run's live check may use (only where the job would run: the embedded connector). */
+export interface ProbeContext {
+  credential(id: string): StorageCredential;
+  signal: AbortSignal;
+}
+
 export interface StepPlan {
   name: string;
   /** Share of the overall progress. */
@@ -50,6 +56,11 @@ export interface JobDefinition<P = any> {
   resolve?(params: P, ctx: ResolveContext): Promise<P>;
   /** Checks the schema cannot express. Each problem names its field. */
   validate(params: P, ctx: SubmitContext): Promise<FieldError[]>;
+  /**
+   * `?dryRun=true` only, when the job would run on this machine: checks that need the platform
+   * (e.g. vCenter privileges), changing nothing there. Each problem names its field.
+   */
+  dryRunProbe?(params: P, ctx: ProbeContext): Promise<FieldError[]>;
   /** Options or platforms this engine does not implement: refused with a 400 under `refusalCode`. */
   unsupported?(params: P): FieldError[];
   refusalCode?: "UNSUPPORTED_OPTION" | "PLATFORM_NOT_SUPPORTED";

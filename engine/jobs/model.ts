@@ -1,6 +1,6 @@
 // The job as the API shows it (IPS shape) and the states it moves through.
 
-export const JOB_TYPES = ["export", "upload", "prepare", "prepareAndPublish", "publish", "createImage", "delete", "inspect"] as const;
+export const JOB_TYPES = ["export", "upload", "prepare", "prepareAndPublish", "publish", "createImage", "delete", "inspect", "listVirtualMachines"] as const;
 export type JobType = (typeof JOB_TYPES)[number];
 
 export const JOB_STATUSES = ["notStarted", "inProgress", "complete", "failed", "cancelled"] as const;

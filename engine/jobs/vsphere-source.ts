@@ -1,20 +1,13 @@
 // The request fields that make a VM's disk on vCenter a job's input (IPS's vSphere export
-// fields: host, port, the SSL options, the vCenter credential, the source disk), their checks,
-// and how a running job opens that disk.
+// fields: the connection, then the source VM and disk), their checks, and how a running job
+// opens that disk.
 
-import { X509Certificate } from "node:crypto";
-import { FieldError } from "../errors";
-import { normalizeFingerprint, openVmDiskAtSnapshot, OpenedVmDisk } from "../platforms/vsphere";
-import { CREDENTIAL_ID_PATTERN } from "../api/schemas/credentials";
-import { RunContext, SubmitContext } from "./definition";
+import { EngineError, FieldError } from "../errors";
+import { checkVmDiskAccess, openVmDiskAtSnapshot, OpenedVmDisk, VsphereDiskRequest } from "../platforms/vsphere";
+import { ProbeContext, RunContext, SubmitContext } from "./definition";
+import { checkVsphereConnection, VSPHERE_CONNECTION_PROPERTIES, vsphereConnection, VsphereConnectionFields } from "./vsphere-connection";
 
-export interface VsphereSourceFields {
-  vsphereHost?: string;
-  vspherePort?: number;
-  vsphereCredentialId?: string;
-  vsphereSslCaCertificate?: string;
-  vsphereSslFingerprint?: string;
-  vsphereSslNoCheckHostname?: boolean;
+export interface VsphereSourceFields extends VsphereConnectionFields {
   sourceVmName?: string;
   sourceVmPath?: string;
   sourceVmId?: string;
@@ -22,12 +15,8 @@ export interface VsphereSourceFields {
 }
 
 export const VSPHERE_SOURCE_PROPERTIES = {
-  vsphereHost: { type: "string", pattern: "^[A-Za-z0-9.:\\[\\]-]{1,253}$", description: "vCenter (or ESXi) host name or address: the input is a VM's disk read from there, as of a snapshot the job takes and removes." },
-  vspherePort: { type: "integer", minimum: 1, maximum: 65535, description: "Default 443." },
-  vsphereCredentialId: { type: "string", pattern: CREDENTIAL_ID_PATTERN, description: "A UsernamePassword credential for vCenter (domain, if set, is appended as user@domain)." },
-  vsphereSslCaCertificate: { type: "string", maxLength: 65536, description: "PEM of the CA that issued vCenter's certificate (e.g. its VMCA root); default: the system CAs." },
-  vsphereSslFingerprint: { type: "string", maxLength: 128, description: "Trust exactly the certificate with this SHA-1 or SHA-256 fingerprint (hex, colons allowed)." },
-  vsphereSslNoCheckHostname: { type: "boolean", description: "Accept a certificate issued for another name (its chain is still verified); default false." },
+  ...VSPHERE_CONNECTION_PROPERTIES,
+  vsphereHost: { ...VSPHERE_CONNECTION_PROPERTIES.vsphereHost, description: "vCenter (or ESXi) host name or address: the input is a VM's disk read from there, as of a snapshot the job takes and removes." },
   sourceVmName: { type: "string", minLength: 1, maxLength: 80, description: "The VM by name (must be unique)." },
   sourceVmPath: { type: "string", minLength: 1, maxLength: 1024, description: "The VM by inventory path, e.g. DC0/vm/golden/win11." },
   sourceVmId: { type: "string", pattern: "^[A-Za-z0-9_-]{1,80}$", description: "The VM by managed object id, e.g. vm-42." },
@@ -75,32 +64,34 @@ async function checkVsphereSource(p: VsphereSourceFields & Record<string, unknow
   if (selectors.length !== 1) {
     errors.push({ field: "sourceVmName", message: `exactly one of ${VM_SELECTORS.join(", ")} names the VM${selectors.length ? `; got ${selectors.join(" and ")}` : ""}` });
   }
-  if (p.vsphereCredentialId === undefined) {
-    errors.push({ field: "vsphereCredentialId", message: "is required with vsphereHost: the id of a UsernamePassword credential for vCenter" });
-  } else {
-    const type = await ctx.credentialType(p.vsphereCredentialId);
-    if (type === undefined) errors.push({ field: "vsphereCredentialId", message: `names credential '${p.vsphereCredentialId}', which does not exist; create it with POST /ips/credentials` });
-    else if (type !== "UsernamePassword") errors.push({ field: "vsphereCredentialId", message: `must name a UsernamePassword credential; '${p.vsphereCredentialId}' is of type ${type}` });
-  }
-  if (p.vsphereSslFingerprint !== undefined && normalizeFingerprint(p.vsphereSslFingerprint) === undefined) {
-    errors.push({ field: "vsphereSslFingerprint", message: "is not a SHA-1 or SHA-256 fingerprint: 40 or 64 hex digits, colons allowed" });
-  }
-  if (p.vsphereSslCaCertificate !== undefined && !parsesAsCertificate(p.vsphereSslCaCertificate)) {
-    errors.push({ field: "vsphereSslCaCertificate", message: "is not a PEM certificate ('-----BEGIN CERTIFICATE-----' ...)" });
-  }
-  if (p.vsphereSslFingerprint !== undefined && (p.vsphereSslCaCertificate !== undefined || p.vsphereSslNoCheckHostname !== undefined)) {
-    errors.push({ field: "vsphereSslFingerprint", message: "pins one certificate and cannot be combined with vsphereSslCaCertificate or vsphereSslNoCheckHostname; give one way to trust vCenter" });
-  }
+  errors.push(...(await checkVsphereConnection(p, ctx)));
   return errors;
 }
 
-function parsesAsCertificate(pem: string): boolean {
+function diskRequest(p: VsphereSourceFields, ctx: Pick<ProbeContext, "credential">): VsphereDiskRequest {
+  return { connection: vsphereConnection(p, ctx), vm: { name: p.sourceVmName, path: p.sourceVmPath, id: p.sourceVmId }, disk: p.sourceDiskName };
+}
+
+/**
+ * The dry run's check of a vSphere input: certificate, login, VM, disk and privileges, as the
+ * job's first step makes them, without taking a snapshot. A problem names the field to fix.
+ */
+export async function probeVsphereSource(p: VsphereSourceFields, ctx: ProbeContext): Promise<FieldError[]> {
+  if (!readsFromVsphere(p)) return [];
   try {
-    new X509Certificate(pem);
-    return true;
-  } catch {
-    return false;
+    await checkVmDiskAccess(diskRequest(p, ctx), ctx.signal);
+    return [];
+  } catch (error) {
+    if (!(error instanceof EngineError)) throw error;
+    return [{ field: probeField(error, p), message: `failed the dry run's check on vCenter (${error.code}): ${error.message}` }];
   }
+}
+
+function probeField(error: EngineError, p: VsphereSourceFields): string {
+  if (error.code === "PLATFORM_ACCESS_DENIED") return "vsphereCredentialId";
+  if (/sourceDiskName/.test(error.message)) return "sourceDiskName";
+  if (error.code === "SOURCE_DISK_NOT_FOUND" || error.code === "VALIDATION_FAILED") return VM_SELECTORS.find((f) => p[f] !== undefined) ?? "sourceVmName";
+  return "vsphereHost";
 }
 
 /**
@@ -108,23 +99,8 @@ function parsesAsCertificate(pem: string): boolean {
  * which removes the snapshot in the "cleanup" step, or at once when the job was cancelled.
  */
 export async function openVsphereSource(p: VsphereSourceFields, ctx: RunContext): Promise<OpenedVmDisk> {
-  const credential = ctx.credential(p.vsphereCredentialId!);
-  const { username, password, domain } = credential.fields as { username: string; password: string; domain?: string };
   const disk = await ctx.step("snapshot", () =>
-    openVmDiskAtSnapshot(
-      {
-        connection: {
-          host: p.vsphereHost!,
-          port: p.vspherePort ?? 443,
-          username: domain && !/[@\\]/.test(username) ? `${username}@${domain}` : username,
-          password,
-          tls: { caCertificate: p.vsphereSslCaCertificate, fingerprint: p.vsphereSslFingerprint, noCheckHostname: p.vsphereSslNoCheckHostname },
-        },
-        vm: { name: p.sourceVmName, path: p.sourceVmPath, id: p.sourceVmId },
-        disk: p.sourceDiskName,
-      },
-      { jobId: ctx.jobId, signal: ctx.signal, warn: (code, message) => ctx.warn(code, message) },
-    ),
+    openVmDiskAtSnapshot(diskRequest(p, ctx), { jobId: ctx.jobId, signal: ctx.signal, warn: (code, message) => ctx.warn(code, message) }),
   );
   // A cancelled job runs no more steps, but its snapshot must still go.
   const close = () => (ctx.signal.aborted ? disk.close() : ctx.step("cleanup", () => disk.close()));

@@ -22,9 +22,18 @@ export interface JobServiceDeps {
   runsLocal: boolean;
 }
 
+/** How long a dry run's live checks may take. */
+const DRY_RUN_PROBE_MS = 60_000;
+
 export type SubmitResult =
   | { job: JobView; /** An earlier submission with the same clientToken. */ replayed: boolean }
-  | { dryRun: true; valid: true; parameters: Record<string, unknown> };
+  | {
+      dryRun: true;
+      valid: true;
+      parameters: Record<string, unknown>;
+      /** Jobs with live checks (e.g. vCenter privileges): whether they ran (only for jobs of the embedded connector). */
+      platformChecked?: boolean;
+    };
 
 /** The queue: accepts jobs, hands them to connectors, records what they report. */
 export class JobService {
@@ -65,7 +74,21 @@ export class JobService {
       const list = refused.map((f) => `${f.field} ${f.message}`).join("; ");
       throw new EngineError(code, 400, `The request asks for something this engine cannot do: ${list}`, refused);
     }
-    if (dryRun) return { dryRun: true, valid: true, parameters: params };
+    if (dryRun) {
+      if (!definition.dryRunProbe) return { dryRun: true, valid: true, parameters: params };
+      if (!ctx.runsHere) return { dryRun: true, valid: true, parameters: params, platformChecked: false };
+      const credentials = await this.resolveCredentials(customerId, params);
+      const probed = await definition.dryRunProbe(params, {
+        credential: (id) => {
+          const found = credentials.find((c) => c.id === id);
+          if (!found) throw new ValidationFailedError([{ field: "body", message: `names credential '${id}', which does not exist` }]);
+          return found;
+        },
+        signal: AbortSignal.timeout(DRY_RUN_PROBE_MS),
+      });
+      if (probed.length > 0) throw new ValidationFailedError(probed);
+      return { dryRun: true, valid: true, parameters: params, platformChecked: true };
+    }
 
     const clientToken = typeof params.clientToken === "string" ? params.clientToken : undefined;
     if (clientToken) {

@@ -118,6 +118,38 @@ describe("$export from vSphere reads the VM's disk as of a snapshot", function (
     assert.equal(await snapshotsOf(VM), 0);
   });
 
+  describe("dryRun checks vCenter access and privileges without changing anything", () => {
+    async function dryRun(body: Record<string, unknown>) {
+      const snapshotCalls = (await vcsim.stats()).soapCalls["CreateSnapshot_Task"] ?? 0;
+      const res = await world.submit("export", body, "?dryRun=true");
+      assert.equal((await vcsim.stats()).soapCalls["CreateSnapshot_Task"] ?? 0, snapshotCalls, "no snapshot taken by a dry run");
+      return res;
+    }
+
+    it("passes for an account with only the SMS guide's privileges, saying it checked vCenter", async () => {
+      const res = await dryRun(exportBody({ vsphereCredentialId: "vc-sms" }));
+      assert.equal(res.status, 200, JSON.stringify(res.json));
+      assert.equal(res.json.platformChecked, true);
+    });
+
+    it("names every missing privilege under vsphereCredentialId", async () => {
+      const res = await dryRun(exportBody({ vsphereCredentialId: "vc-nosnapshot" }));
+      assert.equal(res.status, 400);
+      assert.deepEqual(res.json.error.fields.map((f: { field: string }) => f.field), ["vsphereCredentialId"]);
+      assert.match(res.json.error.message, /lacks VirtualMachine\.State\.CreateSnapshot on VM/, "only what is missing is listed as lacking");
+    });
+
+    it("names the VM selector for an unknown VM and vsphereHost for an untrusted certificate", async () => {
+      const unknown = await dryRun(exportBody({ sourceVmName: "no-such-vm" }));
+      assert.equal(unknown.status, 400);
+      assert.deepEqual(unknown.json.error.fields.map((f: { field: string }) => f.field), ["sourceVmName"]);
+      const untrusted = await dryRun(exportBody({ vsphereSslCaCertificate: undefined }));
+      assert.equal(untrusted.status, 400);
+      assert.deepEqual(untrusted.json.error.fields.map((f: { field: string }) => f.field), ["vsphereHost"]);
+      assert.match(untrusted.json.error.message, /PLATFORM_CERTIFICATE_UNTRUSTED/);
+    });
+  });
+
   describe("TLS is judged before any credential is sent", () => {
     async function loginsDuring(body: Record<string, unknown>): Promise<{ job: Job; logins: number }> {
       const before = (await vcsim.stats()).logins;

@@ -3,7 +3,7 @@ import { JobDefinition, SubmitContext } from "../definition";
 import { commonProperties, inputProperties, objectSchema, outputProperties } from "../schemas";
 import { checkInputFormat, checkLocalInputExists, checkPlatformCredential, checkStorageFields, inputFormat, TransferParams } from "../storage-fields";
 import { TRANSFER_STEPS, TransferResult, transferDisk, transferFromVsphere, VSPHERE_TRANSFER_STEPS } from "../transfer";
-import { checkDiskInput, readsFromVsphere, VSPHERE_SOURCE_PROPERTIES, VsphereSourceFields } from "../vsphere-source";
+import { checkDiskInput, probeVsphereSource, readsFromVsphere, VSPHERE_SOURCE_PROPERTIES, VsphereSourceFields } from "../vsphere-source";
 
 export interface ExportParams extends TransferParams, VsphereSourceFields {
   outputImageFormat?: "vhd" | "vhdx";
@@ -33,6 +33,7 @@ export const exportJob: JobDefinition<ExportParams> = {
     ["outputStorageLocation", "outputImageFilename"],
   ),
   validate: checkExportFields,
+  dryRunProbe: probeVsphereSource,
   steps: (p) => (readsFromVsphere(p) ? VSPHERE_TRANSFER_STEPS : TRANSFER_STEPS),
   async run(p, ctx) {
     const format = p.outputImageFormat ?? "vhdx";

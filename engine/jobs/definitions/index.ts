@@ -4,6 +4,7 @@ import { createImageJob } from "./create-image";
 import { deleteJob } from "./delete";
 import { exportJob } from "./export";
 import { inspectJob } from "./inspect";
+import { listVirtualMachinesJob } from "./list-virtual-machines";
 import { prepareJob } from "./prepare";
 import { prepareAndPublishJob, publishJob } from "./publish";
 import { uploadJob } from "./upload";
@@ -17,4 +18,5 @@ export const JOB_DEFINITIONS: Record<JobType, JobDefinition> = {
   createImage: createImageJob,
   delete: deleteJob,
   inspect: inspectJob,
+  listVirtualMachines: listVirtualMachinesJob,
 };

@@ -18,7 +18,7 @@ import { AzureUploadFields, azureOnlyFieldErrors, azureUploadProperties, checkAz
 import { commonProperties, inputProperties, objectSchema } from "../schemas";
 import { checkCloudCredential, checkInputFormat, checkLocalInputExists, checkStorageFields } from "../storage-fields";
 import { checkUploadInput, openUploadInput, UploadInputFields, uploadSteps } from "../upload-input";
-import { checkDiskInput, inputLabel, VSPHERE_SOURCE_PROPERTIES } from "../vsphere-source";
+import { checkDiskInput, inputLabel, probeVsphereSource, VSPHERE_SOURCE_PROPERTIES } from "../vsphere-source";
 import { checkGcpFields, GCP_UPLOAD_PROPERTIES, GcpUploadFields, gcpOnlyFields, runGcpUpload } from "./upload-gcp";
 
 export interface UploadParams extends AzureUploadFields, GcpUploadFields, UploadInputFields {
@@ -96,6 +96,7 @@ export const uploadJob: JobDefinition<UploadParams> = {
       ...(await DRIVERS[p.platform].validate(p, ctx)),
     ];
   },
+  dryRunProbe: probeVsphereSource,
   steps: uploadSteps,
   run: (p, ctx) => DRIVERS[p.platform].run(p, ctx),
 };

@@ -121,6 +121,26 @@ export async function openVmDiskAtSnapshot(request: VsphereDiskRequest, options:
   }
 }
 
+/**
+ * What a dry run can know without changing anything in vCenter: the certificate and login
+ * work, the VM and disk exist, and the account holds the privileges (the job's first checks,
+ * without the snapshot). Resolves with the optional privileges missing (reading CBT areas).
+ */
+export async function checkVmDiskAccess(request: VsphereDiskRequest, signal: AbortSignal): Promise<{ vm: string; disk: string; optionalMissing: string[] }> {
+  const client = new VsphereClient(request.connection);
+  const address = client.address;
+  try {
+    await call(address, "log in", () => client.login(signal));
+    const vm = await call(address, "find the VM", () => findVm(client, request.vm, signal));
+    const disk = pickDisk(vm, request.disk, address);
+    await checkPrivileges(client, vm, disk, address, signal);
+    const optionalMissing = vm.changeTrackingEnabled && !(await canReadChangedAreas(client, vm, signal)) ? [CBT_PRIVILEGE] : [];
+    return { vm: vm.name, disk: disk.label, optionalMissing };
+  } finally {
+    await client.logout();
+  }
+}
+
 async function call<T>(address: string, what: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
