@@ -32,11 +32,8 @@ export type DiskType = "dynamic" | "fixed";
 export type ProvisioningType = "Mcs" | "Pvs";
 
 /** The inputs every disk-to-disk job takes. */
-/**
- * A VM's disk on vCenter as a job's input, read straight from its datastore as of a snapshot
- * the job takes and removes (instead of `inputStorageLocation` and `inputImageFilename`).
- */
-export interface VsphereSourceArgs {
+/** How a job reaches vCenter. */
+export interface VsphereConnectionArgs {
   /** vCenter (or ESXi) host name or address. */
   vsphereHost?: pulumi.Input<string>;
   /** vCenter's HTTPS port (default 443). */
@@ -49,6 +46,13 @@ export interface VsphereSourceArgs {
   vsphereSslFingerprint?: pulumi.Input<string>;
   /** Accept a certificate issued for another name (its chain is still verified). */
   vsphereSslNoCheckHostname?: pulumi.Input<boolean>;
+}
+
+/**
+ * A VM's disk on vCenter as a job's input, read straight from its datastore as of a snapshot
+ * the job takes and removes (instead of `inputStorageLocation` and `inputImageFilename`).
+ */
+export interface VsphereSourceArgs extends VsphereConnectionArgs {
   /** The VM by name (unique), or use `sourceVmPath` / `sourceVmId`. */
   sourceVmName?: pulumi.Input<string>;
   /** The VM by inventory path, e.g. `DC0/vm/golden/win11`. */
@@ -59,13 +63,17 @@ export interface VsphereSourceArgs {
   sourceDiskName?: pulumi.Input<string>;
 }
 
-export const VSPHERE_SOURCE_INPUTS = [
+export const VSPHERE_CONNECTION_INPUTS = [
   "vsphereHost",
   "vspherePort",
   "vsphereCredentialId",
   "vsphereSslCaCertificate",
   "vsphereSslFingerprint",
   "vsphereSslNoCheckHostname",
+] as const;
+
+export const VSPHERE_SOURCE_INPUTS = [
+  ...VSPHERE_CONNECTION_INPUTS,
   "sourceVmName",
   "sourceVmPath",
   "sourceVmId",

@@ -1,19 +1,16 @@
 // The disk an upload reads, whatever it is: a file on a share (fetched when remote, then read
 // through its extent map) or a VM's disk on vCenter (read from the datastore as of a snapshot).
-// Every cloud driver takes the DiskSource and never learns which it was.
+// Every cloud driver takes the DiskSource and never learns which it was. The file half is also
+// the input of $createImage on vSphere (fetchFileInput).
 
 import { jobFailure } from "../errors";
 import { DiskFormat, DiskSource, openImageSource } from "../disk";
-import { openStorage } from "../platforms";
+import { openStorage, Storage } from "../platforms";
 import { RunContext, StepPlan } from "./definition";
 import { inputFormat, LocationParam } from "./storage-fields";
 import { openVsphereSource, readsFromVsphere, VsphereSourceFields } from "./vsphere-source";
 
-export interface UploadInputFields extends VsphereSourceFields {
-  inputStorageLocation: LocationParam;
-  inputImageFilename: string;
-  inputImageFormat?: DiskFormat;
-}
+export interface UploadInputFields extends VsphereSourceFields, FileInputFields {}
 
 export interface UploadInput {
   /** The disk as a DiskSource (opened on first use: a file is mapped, perhaps expanded, only if asked). */
@@ -42,10 +39,25 @@ export function uploadSteps(p: VsphereSourceFields): StepPlan[] {
       ];
 }
 
-/** In the `validate` step: a file input exists (a vSphere input is checked when it is opened). */
-export async function checkUploadInput(p: UploadInputFields, ctx: RunContext): Promise<void> {
-  if (readsFromVsphere(p)) return;
-  const storage = openStorage(p.inputStorageLocation.location, p.inputStorageLocation.credentialId ? ctx.credential(p.inputStorageLocation.credentialId) : undefined);
+/** The fields of a disk given as a file on a share. */
+export interface FileInputFields {
+  inputStorageLocation: LocationParam;
+  inputImageFilename: string;
+  inputImageFormat?: DiskFormat;
+}
+
+function inputStorage(p: FileInputFields, ctx: RunContext): Storage {
+  return openStorage(p.inputStorageLocation.location, p.inputStorageLocation.credentialId ? ctx.credential(p.inputStorageLocation.credentialId) : undefined);
+}
+
+/** The input file's URI, for artifacts ("file:///dir/disk.vhdx", "smb://host/share/disk.vhdx"). */
+export function fileInputUri(p: FileInputFields, ctx: RunContext): string {
+  return inputStorage(p, ctx).uri + encodeURIComponent(p.inputImageFilename);
+}
+
+/** In the `validate` step: the share answers and the input file exists. */
+export async function checkFileInput(p: FileInputFields, ctx: RunContext): Promise<void> {
+  const storage = inputStorage(p, ctx);
   await storage.probe(ctx.signal);
   if (!(await storage.stat(p.inputImageFilename, ctx.signal))) {
     throw jobFailure(
@@ -55,14 +67,13 @@ export async function checkUploadInput(p: UploadInputFields, ctx: RunContext): P
   }
 }
 
-/** The `fetch` step (a file) or the `snapshot` step (a VM's disk); the caller must close() it. */
-export async function openUploadInput(p: UploadInputFields, ctx: RunContext): Promise<UploadInput> {
+/**
+ * The `fetch` step: a local file is read in place, a file on a share is downloaded to the work
+ * directory; the disk is opened as a DiskSource on first use. The caller must close() it.
+ */
+export async function fetchFileInput(p: FileInputFields, ctx: RunContext): Promise<UploadInput> {
   const { signal, workDir } = ctx;
-  if (readsFromVsphere(p)) {
-    const disk = await openVsphereSource(p, ctx);
-    return { source: async () => disk.source, close: disk.close };
-  }
-  const storage = openStorage(p.inputStorageLocation.location, p.inputStorageLocation.credentialId ? ctx.credential(p.inputStorageLocation.credentialId) : undefined);
+  const storage = inputStorage(p, ctx);
   const copy = await ctx.step("fetch", (progress) =>
     storage.fetch(p.inputImageFilename, workDir, { signal, onProgress: (done, total) => progress(total ? done / total : 1) }),
   );
@@ -76,4 +87,19 @@ export async function openUploadInput(p: UploadInputFields, ctx: RunContext): Pr
       await copy.release().catch(() => undefined);
     },
   };
+}
+
+/** In the `validate` step: a file input exists (a vSphere input is checked when it is opened). */
+export async function checkUploadInput(p: UploadInputFields, ctx: RunContext): Promise<void> {
+  if (readsFromVsphere(p)) return;
+  await checkFileInput(p, ctx);
+}
+
+/** The `fetch` step (a file) or the `snapshot` step (a VM's disk); the caller must close() it. */
+export async function openUploadInput(p: UploadInputFields, ctx: RunContext): Promise<UploadInput> {
+  if (readsFromVsphere(p)) {
+    const disk = await openVsphereSource(p, ctx);
+    return { source: async () => disk.source, close: disk.close };
+  }
+  return fetchFileInput(p, ctx);
 }

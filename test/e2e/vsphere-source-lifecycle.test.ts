@@ -46,6 +46,7 @@ describe("a master VM on vCenter through the whole Pulumi lifecycle", function (
       "vsphere:user": { value: "golden" },
       "vsphere:password": { value: "vc-e2e-pass", secret: true },
       "vsphere:vmName": { value: VM },
+      "vsphere:datastore": { value: "LocalDS_0" },
       "vsphere:region": { value: MOTO_REGION },
       "vsphere:accessKeyId": { value: MOTO_KEYS.accessKeyId },
       "vsphere:secretAccessKey": { value: MOTO_KEYS.secretAccessKey, secret: true },
@@ -71,6 +72,10 @@ describe("a master VM on vCenter through the whole Pulumi lifecycle", function (
     assert.match(String(outputs.imageId), /^ami-/);
     assert.match(String(outputs.masterImagePath), /^XDHyp:\\HostingUnits\\unit-1\\golden-mcs \(ami-[0-9a-f]+\)\.ami$/);
     assert.equal((await vcsim.stats()).snapshots[VM], 0, "every job removed its snapshot");
+    assert.match(String(outputs.vsphereVmId), /^vm-\d+$/);
+    assert.equal(outputs.vsphereMasterImagePath, "XDHyp:\\HostingUnits\\vsphere-unit\\golden-master.vm\\mcs-base.snapshot");
+    assert.equal((await vcsim.stats()).snapshots["golden-master"], 1, "the new master VM has its snapshot");
+    assert.ok(fs.existsSync(path.join(vcsim.datastoreDir, "golden-master")), "its disk is in the datastore");
     const state = JSON.stringify(await project.resources());
     assert.ok(!state.includes("vc-e2e-pass"), "the vCenter password is not in the state in plain text");
   });
@@ -80,7 +85,7 @@ describe("a master VM on vCenter through the whole Pulumi lifecycle", function (
     await project.ok(["refresh", "--yes", "--expect-no-changes"]);
   });
 
-  it("destroy removes the exports, the AMI and its snapshot, and leaves the VM as it was", async () => {
+  it("destroy removes the exports, the AMI and its snapshot, the master VM made on vSphere, and leaves the source VM as it was", async () => {
     const logins = (await vcsim.stats()).logins;
     await project.ok(["destroy", "--yes"]);
     assert.deepEqual(fs.readdirSync(path.join(images.dir, "exports")), []);
@@ -89,6 +94,8 @@ describe("a master VM on vCenter through the whole Pulumi lifecycle", function (
     assert.deepEqual(amis.Images ?? [], []);
     const stats = await vcsim.stats();
     assert.equal(stats.snapshots[VM], 0);
+    assert.equal(stats.snapshots["golden-master"], undefined, "the master VM made by the Image is destroyed");
+    assert.ok(!fs.existsSync(path.join(vcsim.datastoreDir, "golden-master")), "with its disk");
     assert.ok(stats.logins >= logins, "destroy may list the VMs again, but changes nothing on vCenter");
   });
 });

@@ -1,7 +1,8 @@
 // The vSphere simulator for tests: test/fakes/vcsim (govmomi's vcsim plus a fake that adds what
-// vcsim lacks: users and privileges, change block tracking, session-checked datastore HTTP) on
-// 127.0.0.1:<free port>, from the build scripts/setup caches, with a private datastore directory,
-// stopped by pid. Plus its admin API: counters, and pointing a VM's disk at a real VMDK.
+// vcsim lacks: users and privileges, change block tracking, session-checked datastore HTTP, NFC
+// import leases that keep what is uploaded) on 127.0.0.1:<free port>, from the build
+// scripts/setup caches, with a private datastore directory, stopped by pid. Plus its admin API:
+// counters, delays, and pointing a VM's disk at a real VMDK.
 
 import { execFile } from "node:child_process";
 import { createHash, X509Certificate } from "node:crypto";
@@ -47,6 +48,9 @@ export interface VcsimStats {
   folderGets: number;
   /** Body bytes of /folder GET answers. */
   folderBytesSent: number;
+  /** PUTs to NFC import leases' disk URLs, and the body bytes they carried. */
+  nfcUploads: number;
+  nfcBytesReceived: number;
   /** Snapshots that exist now, by VM name (0 for VMs without any). */
   snapshots: Record<string, number>;
 }
@@ -84,6 +88,10 @@ export interface Vcsim {
   enableChangeTracking(vm: string): Promise<void>;
   /** Delays every /folder GET answer by `ms` (0: none), so a test can act while a disk is being read. */
   setFolderDelay(ms: number): Promise<void>;
+  /** Waits `ms` before each read (at most 64 KiB) of an NFC upload (0: none), so a test can act mid-upload. */
+  setNfcDelay(ms: number): Promise<void>;
+  /** The info.leaseTimeout of import leases made from now on (0: vcsim's 300 s); an upload that outlasts it without HttpNfcLeaseProgress fails. */
+  setNfcLeaseTimeout(seconds: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -173,6 +181,12 @@ export async function startVcsim(options: VcsimOptions = {}): Promise<Vcsim> {
     },
     async setFolderDelay(ms) {
       await admin("POST", "/imageport-fake/folder-delay", { ms });
+    },
+    async setNfcDelay(ms) {
+      await admin("POST", "/imageport-fake/nfc-delay", { ms });
+    },
+    async setNfcLeaseTimeout(seconds) {
+      await admin("POST", "/imageport-fake/nfc-lease-timeout", { seconds });
     },
     async stop() {
       await server.stop();

@@ -9,6 +9,8 @@ import type { CloudResourceRef as AwsResourceRef } from "../../platforms/aws";
 import { azureRemovalOrder, describeAzureResource, openArmClient, removeAzureResource } from "../../platforms/azure";
 import type { AzureResourceRef } from "../../platforms/azure";
 import { gcpCredentialProblem, gcpRefs, openGcpOps } from "./artifact-gcp";
+import { openVsphereOps, vsphereConnectionOf, vsphereCredentialProblem, vsphereRefs } from "./artifact-vsphere";
+import type { VsphereConnectionFields } from "../vsphere-connection";
 import { propertiesFileName } from "./publish";
 
 // $delete and $inspect act on files: named directly ({storageLocation, filenames}) or as the
@@ -33,16 +35,20 @@ export interface CloudResourceRef {
   project?: string;
   /** gcp: the object's bucket. */
   bucket?: string;
+  /** vsphere: the VM's name when it was made (for messages). */
+  name?: string;
+  /** vsphere: the VM's instanceUuid, checked before the id is trusted. */
+  instanceUuid?: string;
 }
 
-type CloudPlatform = "aws" | "azure" | "gcp";
+type CloudPlatform = "aws" | "azure" | "gcp" | "vsphere";
 
 /** Per platform: the credential type it needs and how to open a session for a job. */
 const CLOUD_PLATFORMS: Record<CloudPlatform, { credentialType: string; open(p: CloudArtifactParams, ctx: RunContext): CloudOps }> = {
   aws: {
     credentialType: "Aws",
     open(p, ctx) {
-      const clients = openAwsClients(ctx.credential(p.platformCredentialId), p.region!);
+      const clients = openAwsClients(ctx.credential(p.platformCredentialId!), p.region!);
       return {
         where: clients.region,
         probe: (signal) => checkRegionReachable(clients, signal),
@@ -56,7 +62,7 @@ const CLOUD_PLATFORMS: Record<CloudPlatform, { credentialType: string; open(p: C
   azure: {
     credentialType: "Azure",
     open(p, ctx) {
-      const arm = openArmClient(ctx.credential(p.platformCredentialId));
+      const arm = openArmClient(ctx.credential(p.platformCredentialId!));
       return {
         where: p.region!,
         probe: (signal) => arm.probe(signal),
@@ -71,19 +77,21 @@ const CLOUD_PLATFORMS: Record<CloudPlatform, { credentialType: string; open(p: C
     },
   },
   gcp: { credentialType: "Gcp", open: openGcpOps },
+  vsphere: { credentialType: "UsernamePassword", open: openVsphereOps },
 };
 
 const isCloudPlatform = (value: unknown): value is CloudPlatform => typeof value === "string" && Object.hasOwn(CLOUD_PLATFORMS, value);
 
 /** The stored parameters naming the cloud resources of a complete upload or createImage job (jobId form only). */
-export interface CloudArtifactParams {
+export interface CloudArtifactParams extends VsphereConnectionFields {
   jobId: string;
   platform: CloudPlatform;
   /** aws, azure: always; gcp: the image's storage location, when one was given. */
   region?: string;
   /** gcp: the image's project. */
   project?: string;
-  platformCredentialId: string;
+  /** aws, azure, gcp (vsphere: the vsphere* connection fields the job used, vsphereCredentialId among them). */
+  platformCredentialId?: string;
   cloudResources: CloudResourceRef[];
   resourceLocationId?: string;
 }
@@ -135,7 +143,7 @@ export function artifactFilesBody(verb: string, releases: string): object {
           maxLength: 64,
           description:
             `A complete ${TYPES_WITH_OUTPUTS} job whose outputs to ${verb} (for publish jobs: the vDisk and its properties file; ` +
-            "for upload jobs: its cloud resources (aws: AMI and snapshot; azure: image and disk; gcp: image and archive); for createImage jobs: the AMI or snapshot it made; through the job's platformCredentialId unless one is given here). " +
+            "for upload jobs: its cloud resources (aws: AMI and snapshot; azure: image and disk; gcp: image and archive); for createImage jobs: the AMI, snapshot or vSphere VM it made; through the job's platformCredentialId unless one is given here, or for a VM through that job's vCenter connection and vsphereCredentialId). " +
             "Resolved at submission into storageLocation and filenames. Not with storageLocation/filenames. " +
             "The job runs in that job's resource location unless resourceLocationId says otherwise.",
         },
@@ -204,6 +212,14 @@ function resolveCloudResources(
   resourceLocationId: string,
 ): CloudArtifactParams {
   const given = (p as { platformCredentialId?: string }).platformCredentialId;
+  if (artifacts.platform === "vsphere") {
+    if (given !== undefined) {
+      throw new ValidationFailedError([{ field: "platformCredentialId", message: `cannot be given for job '${jobId}': its VM is reached with the vCenter connection and vsphereCredentialId that job used` }]);
+    }
+    const refs = vsphereRefs(artifacts);
+    if (!refs) throw jobIdProblem(`names createImage job '${jobId}', which recorded no usable VM`);
+    return { jobId, platform: "vsphere", ...vsphereConnectionOf(params), cloudResources: refs, resourceLocationId: p.resourceLocationId ?? resourceLocationId };
+  }
   const common = {
     jobId,
     platformCredentialId: given ?? String(params.platformCredentialId),
@@ -231,7 +247,8 @@ function resolveCloudResources(
 export async function checkArtifacts(p: ArtifactParams, ctx: SubmitContext): Promise<FieldError[]> {
   if (!isCloudArtifacts(p)) return checkArtifactFiles(p, ctx);
   const wanted = CLOUD_PLATFORMS[p.platform].credentialType;
-  const type = await ctx.credentialType(p.platformCredentialId);
+  if (p.platform === "vsphere") return vsphereCredentialProblem(p, await ctx.credentialType(p.vsphereCredentialId ?? ""));
+  const type = await ctx.credentialType(p.platformCredentialId!);
   if (p.platform === "gcp") return gcpCredentialProblem(p, type);
   if (type === undefined) {
     return [{ field: "platformCredentialId", message: `names credential '${p.platformCredentialId}' (the one job '${p.jobId}' used unless given), which does not exist; create it again or name another ${wanted} credential` }];

@@ -16,7 +16,7 @@ export function gcpRefs(artifacts: Record<string, unknown>): GcpResourceRef[] | 
 }
 
 export function openGcpOps(p: CloudArtifactParams, ctx: RunContext): CloudOps {
-  const client = openGcpClient(ctx.credential(p.platformCredentialId));
+  const client = openGcpClient(ctx.credential(p.platformCredentialId!));
   return {
     where: p.project ? `project ${p.project}` : "GCP",
     // A token proves the key and the token endpoint; each ref's own call proves the rest.

@@ -1,19 +1,22 @@
 // $createImage (an imageport extension, after IPS's New-IpsAwsImage): the bootable image MCS
-// consumes, made from what an upload left in the cloud. AWS: an AMI registered from an EBS
-// snapshot. Azure: a full snapshot copied from a managed disk. The job owns only the image;
-// the snapshot or disk it came from stays the upload's.
+// consumes. AWS: an AMI registered from an EBS snapshot an upload left. Azure: a full snapshot
+// copied from a managed disk an upload left. vSphere: a new VM whose one disk holds a disk file
+// from a share, with a snapshot (create-image-vsphere.ts). On AWS and Azure the job owns only the
+// image; the snapshot or disk it came from stays the upload's.
 
-import { jobFailure } from "../../errors";
+import { FieldError, jobFailure } from "../../errors";
 import { AWS_REGION, describeResource, findOwnImage, openAwsClients, checkRegionReachable, registerImage, removeResource, waitForImage, waitForSnapshot } from "../../platforms/aws";
 import type { AwsClients } from "../../platforms/aws";
 import { ArmClient, createSnapshot, describeAzureResource, getDisk, openArmClient, parseDiskId, removeAzureResource, snapshotId } from "../../platforms/azure";
-import { JobDefinition, RunContext } from "../definition";
+import { JobDefinition, RunContext, StepPlan, SubmitContext } from "../definition";
 import { commonProperties, objectSchema } from "../schemas";
 import { checkCloudCredential } from "../storage-fields";
+import { checkVsphereImageFields, probeVsphereImage, runVsphereImage, VSPHERE_IMAGE_FIELDS, VSPHERE_IMAGE_PROPERTIES, VSPHERE_IMAGE_STEPS, VsphereImageFields } from "./create-image-vsphere";
 
-export interface CreateImageParams {
-  platform: "aws" | "azure";
-  platformCredentialId: string;
+export interface CreateImageParams extends VsphereImageFields {
+  platform: "aws" | "azure" | "vsphere";
+  /** aws, azure: the cloud credential (vsphere uses vsphereCredentialId). */
+  platformCredentialId?: string;
   imageName: string;
   /** aws: the region of the snapshot and the AMI. */
   region?: string;
@@ -46,56 +49,89 @@ const AMI_NAME = /^[A-Za-z0-9 ()[\]./'@_-]{3,128}$/;
 const AZURE_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,78}[A-Za-z0-9_])?$/;
 const AZURE_JOB_TAG = "imageport-jobId";
 
-const PLATFORMS = {
-  aws: { credentialType: "Aws", fields: ["region", "snapshotId"], run: runAws },
-  azure: { credentialType: "Azure", fields: ["diskId"], run: runAzure },
-} as const;
-const PLATFORM_FIELDS = ["region", "snapshotId", "diskId"] as const;
+/** The fields only aws, only azure take (each required there). */
+const AWS_FIELDS = ["region", "snapshotId"] as const;
+const AZURE_FIELDS = ["diskId"] as const;
+const CLOUD_STEPS: StepPlan[] = [
+  { name: "validate", weight: 10 },
+  { name: "register", weight: 90 },
+];
+
+/** Per platform: the fields only it takes, its submission checks, its steps and its run. */
+const PLATFORMS: Record<
+  CreateImageParams["platform"],
+  { fields: readonly string[]; validate(p: CreateImageParams, ctx: SubmitContext): Promise<FieldError[]>; steps: StepPlan[]; run(p: CreateImageParams, ctx: RunContext): Promise<void> }
+> = {
+  aws: { fields: AWS_FIELDS, validate: (p, ctx) => checkCloudFields(p, "Aws", AWS_FIELDS, ctx), steps: CLOUD_STEPS, run: runAws },
+  azure: { fields: AZURE_FIELDS, validate: (p, ctx) => checkCloudFields(p, "Azure", AZURE_FIELDS, ctx), steps: CLOUD_STEPS, run: runAzure },
+  vsphere: { fields: VSPHERE_IMAGE_FIELDS, validate: checkVsphereImageFields, steps: VSPHERE_IMAGE_STEPS, run: runVsphereImage },
+};
 
 export const createImageJob: JobDefinition<CreateImageParams> = {
   type: "createImage",
-  summary: "Make the bootable image MCS consumes from an uploaded snapshot or disk (AWS: AMI from an EBS snapshot; Azure: snapshot of a managed disk)",
+  summary:
+    "Make the bootable image MCS consumes (AWS: AMI from an uploaded EBS snapshot; Azure: snapshot of an uploaded managed disk; vSphere: a VM with a snapshot, its disk from a file on a share)",
   body: objectSchema(
     {
       ...commonProperties,
-      platform: { type: "string", enum: ["aws", "azure"] },
-      imageName: { type: "string", minLength: 1, maxLength: 128, description: "aws: the AMI's name (3..128 of letters, digits, space ( ) [ ] . / ' @ _ -); azure: the snapshot's name (1..80 of letters, digits, _ . -)." },
+      platform: { type: "string", enum: ["aws", "azure", "vsphere"] },
+      imageName: {
+        type: "string",
+        minLength: 1,
+        maxLength: 128,
+        description:
+          "aws: the AMI's name (3..128 of letters, digits, space ( ) [ ] . / ' @ _ -); azure: the snapshot's name (1..80 of letters, digits, _ . -); vsphere: the new VM's name (1..80, no / \\ %), which no VM in the datacenter may have.",
+      },
       region: { type: "string", minLength: 1, maxLength: 64, description: "aws: the region of the snapshot and the AMI, e.g. us-east-1 (required for aws)." },
       snapshotId: { type: "string", minLength: 1, maxLength: 64, description: "aws: the completed EBS snapshot the AMI boots from (required for aws), e.g. an UploadJob's snapshotId." },
       diskId: { type: "string", minLength: 1, maxLength: 512, description: "azure: the ARM id of the managed disk to snapshot (required for azure), e.g. an UploadJob's diskId. The snapshot goes in the disk's resource group and location." },
+      ...VSPHERE_IMAGE_PROPERTIES,
     },
-    ["platform", "platformCredentialId", "imageName"],
+    ["platform", "imageName"],
   ),
   async validate(p, ctx) {
-    const { credentialType, fields } = PLATFORMS[p.platform];
-    const errors = await checkCloudCredential(p, credentialType, ctx);
-    for (const field of PLATFORM_FIELDS) {
-      const wanted = (fields as readonly string[]).includes(field);
-      if (wanted && p[field] === undefined) errors.push({ field, message: `is required for platform ${p.platform}` });
-      if (!wanted && p[field] !== undefined) errors.push({ field, message: `applies to platform ${p.platform === "aws" ? "azure" : "aws"} only; leave it out for ${p.platform}` });
-    }
-    if (p.platform === "aws") {
-      if (p.region !== undefined && !AWS_REGION.test(p.region)) errors.push({ field: "region", message: `'${p.region}' is not an AWS region name, e.g. us-east-1` });
-      if (p.snapshotId !== undefined && !AWS_SNAPSHOT.test(p.snapshotId)) errors.push({ field: "snapshotId", message: `'${p.snapshotId}' is not an EBS snapshot id (snap- and 8 or 17 hex digits)` });
-      if (!AMI_NAME.test(p.imageName)) errors.push({ field: "imageName", message: "must be an AMI name: 3..128 of letters, digits, space and ( ) [ ] . / ' @ _ -" });
-    } else {
-      if (p.diskId !== undefined && !parseDiskId(p.diskId)) {
-        errors.push({ field: "diskId", message: "must be a managed disk's ARM id: /subscriptions/<id>/resourceGroups/<group>/providers/Microsoft.Compute/disks/<name>" });
+    const errors = await PLATFORMS[p.platform].validate(p, ctx);
+    // Each platform refuses the fields only the others take.
+    for (const [other, { fields }] of Object.entries(PLATFORMS)) {
+      if (other === p.platform) continue;
+      for (const field of fields) {
+        if ((p as unknown as Record<string, unknown>)[field] !== undefined && !PLATFORMS[p.platform].fields.includes(field)) {
+          errors.push({ field, message: `applies to platform ${other} only; leave it out for ${p.platform}` });
+        }
       }
-      if (!AZURE_NAME.test(p.imageName)) errors.push({ field: "imageName", message: "must be an Azure snapshot name: 1..80 letters, digits, _ . -, starting with a letter or digit and ending with a letter, digit or _" });
     }
     return errors;
   },
-  steps: () => [
-    { name: "validate", weight: 10 },
-    { name: "register", weight: 90 },
-  ],
+  // vsphere: the validate step's checks on vCenter, live (the clouds' checks need no probe).
+  dryRunProbe: async (p, ctx) => (p.platform === "vsphere" ? probeVsphereImage(p, ctx) : []),
+  steps: (p) => PLATFORMS[p.platform].steps,
   run: (p, ctx) => PLATFORMS[p.platform].run(p, ctx),
 };
 
+/** aws, azure: the cloud credential, the platform's required fields and its name rules. */
+async function checkCloudFields(p: CreateImageParams, credentialType: "Aws" | "Azure", required: readonly string[], ctx: SubmitContext): Promise<FieldError[]> {
+  const errors: FieldError[] = [];
+  if (p.platformCredentialId === undefined) errors.push({ field: "platformCredentialId", message: `is required for platform ${p.platform}: an ${credentialType} credential` });
+  else errors.push(...(await checkCloudCredential({ platform: p.platform, platformCredentialId: p.platformCredentialId }, credentialType, ctx)));
+  for (const field of required) {
+    if ((p as unknown as Record<string, unknown>)[field] === undefined) errors.push({ field, message: `is required for platform ${p.platform}` });
+  }
+  if (p.platform === "aws") {
+    if (p.region !== undefined && !AWS_REGION.test(p.region)) errors.push({ field: "region", message: `'${p.region}' is not an AWS region name, e.g. us-east-1` });
+    if (p.snapshotId !== undefined && !AWS_SNAPSHOT.test(p.snapshotId)) errors.push({ field: "snapshotId", message: `'${p.snapshotId}' is not an EBS snapshot id (snap- and 8 or 17 hex digits)` });
+    if (!AMI_NAME.test(p.imageName)) errors.push({ field: "imageName", message: "must be an AMI name: 3..128 of letters, digits, space and ( ) [ ] . / ' @ _ -" });
+  } else {
+    if (p.diskId !== undefined && !parseDiskId(p.diskId)) {
+      errors.push({ field: "diskId", message: "must be a managed disk's ARM id: /subscriptions/<id>/resourceGroups/<group>/providers/Microsoft.Compute/disks/<name>" });
+    }
+    if (!AZURE_NAME.test(p.imageName)) errors.push({ field: "imageName", message: "must be an Azure snapshot name: 1..80 letters, digits, _ . -, starting with a letter or digit and ending with a letter, digit or _" });
+  }
+  return errors;
+}
+
 async function runAws(p: CreateImageParams, ctx: RunContext): Promise<void> {
   const { signal, jobId } = ctx;
-  const clients = openAwsClients(ctx.credential(p.platformCredentialId), p.region!);
+  const clients = openAwsClients(ctx.credential(p.platformCredentialId!), p.region!);
   let amiId: string | undefined;
   let completed = false;
   try {
@@ -144,7 +180,7 @@ async function runAzure(p: CreateImageParams, ctx: RunContext): Promise<void> {
   const { signal, jobId } = ctx;
   const disk = parseDiskId(p.diskId!)!;
   const id = snapshotId(disk, p.imageName);
-  const arm = openArmClient(ctx.credential(p.platformCredentialId));
+  const arm = openArmClient(ctx.credential(p.platformCredentialId!));
   let created = false;
   let completed = false;
   try {

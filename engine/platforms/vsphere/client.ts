@@ -150,19 +150,27 @@ export class VsphereClient {
     return out;
   }
 
-  /** Every VM's name, through a ContainerView over the whole inventory. */
+  /** Every VM's properties `paths`, through a ContainerView over the whole inventory. */
   async listVms(paths: string[], signal: AbortSignal): Promise<Array<{ obj: MoRef; props: Record<string, unknown> }>> {
+    return this.listInContainer(undefined, "VirtualMachine", paths, signal);
+  }
+
+  /**
+   * Every object of `type` (and its subtypes) under `container` (default: the whole inventory),
+   * with the properties `paths`, through a ContainerView.
+   */
+  async listInContainer(container: MoRef | undefined, type: string, paths: string[], signal: AbortSignal): Promise<Array<{ obj: MoRef; props: Record<string, unknown> }>> {
     const content = await this.serviceContent(signal);
     const created = await this.transport.call(
       "CreateContainerView",
       content.viewManager,
-      { container: moRefXml(content.rootFolder), type: "VirtualMachine", recursive: true },
+      { container: moRefXml(container ?? content.rootFolder), type, recursive: true },
       signal,
     );
     const view = toMoRef(asArray(created["returnval"] as XmlNode[])[0]);
     try {
       return await this.retrieve(
-        [{ type: "VirtualMachine", pathSet: paths }],
+        [{ type, pathSet: paths }],
         {
           obj: moRefXml(view),
           skip: true,

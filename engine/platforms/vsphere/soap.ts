@@ -41,6 +41,8 @@ const ARRAYS = new Set([
   "privileges",
   "missingSet",
   "ManagedObjectReference",
+  "deviceUrl",
+  "string",
 ]);
 
 const parser = new XMLParser({
@@ -49,6 +51,8 @@ const parser = new XMLParser({
   parseTagValue: false,
   parseAttributeValue: false,
   trimValues: true,
+  // Numeric character references too (`&#xA;`: vcsim writes a newline in an annotation so).
+  htmlEntities: true,
   transformTagName: (name) => name.replace(/^[^:]*:/, ""),
   isArray: (name) => ARRAYS.has(name),
   updateTag: (_name, _path, attrs: Record<string, string>) => {
@@ -161,4 +165,14 @@ function toFault(fault: XmlNode): SoapFault {
   const inner = (element ? detail[element] : undefined) as XmlNode | undefined;
   const name = String(inner?.["@_xsiType"] ?? element?.replace(/Fault$/, "") ?? "Fault");
   return new SoapFault(name, text(fault["faultstring"]) ?? name, inner ?? {});
+}
+
+/** The references in an ArrayOfManagedObjectReference property value. */
+export function moRefList(value: unknown): MoRef[] {
+  return asArray((value as XmlNode | undefined)?.["ManagedObjectReference"] as XmlNode[] | undefined).map(toMoRef);
+}
+
+/** The strings in an ArrayOfString property value. */
+export function stringList(value: unknown): string[] {
+  return asArray((value as XmlNode | undefined)?.["string"] as unknown[] | undefined).map((s) => text(s) ?? "");
 }

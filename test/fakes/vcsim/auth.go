@@ -129,6 +129,16 @@ func (f *fake) route(ctx *simulator.Context, m *simulator.Method) (mo.Reference,
 		if vm, ok := ctx.Map.Get(m.This).(*simulator.VirtualMachine); ok {
 			return inSession(ctx, &cbtVM{VirtualMachine: vm, fake: f}), nil
 		}
+	case m.This.Type == "ResourcePool" && m.Name == "ImportVApp":
+		if pool, ok := ctx.Map.Get(m.This).(*simulator.ResourcePool); ok {
+			return inSession(ctx, &importPool{ResourcePool: pool, fake: f}), nil
+		}
+	case m.This.Type == "HttpNfcLease" && (m.Name == "HttpNfcLeaseComplete" || m.Name == "HttpNfcLeaseAbort"):
+		f.leases.m.Delete(m.This.Value) // no more data for it
+	case m.This.Type == "HttpNfcLease" && m.Name == "HttpNfcLeaseProgress":
+		if _, open := f.leases.m.Load(m.This.Value); open {
+			f.leases.alive(m.This.Value)
+		}
 	case m.This.Type == "AuthorizationManager":
 		if am, ok := ctx.Map.Get(m.This).(*simulator.AuthorizationManager); ok {
 			return inSession(ctx, &authzManager{AuthorizationManager: am, fake: f}), nil
@@ -173,6 +183,16 @@ func required(ctx *simulator.Context, m *simulator.Method) ([]string, types.Mana
 			ids = append(ids, "VirtualMachine.Config.Settings")
 		}
 		return ids, m.This
+	case "ImportVApp":
+		// On the pool; the folder's VApp.Import and the datastore's Datastore.AllocateSpace are
+		// checked by importPool, which knows them.
+		return []string{"VApp.Import", "Resource.AssignVMToPool"}, m.This
+	case "CreateVM_Task":
+		return []string{"VirtualMachine.Inventory.Create", "Resource.AssignVMToPool"}, m.This
+	case "Destroy_Task":
+		if m.This.Type == "VirtualMachine" {
+			return []string{"VirtualMachine.Inventory.Delete"}, m.This
+		}
 	case "ImpersonateUser":
 		return []string{"Sessions.ImpersonateUser"}, m.This
 	}

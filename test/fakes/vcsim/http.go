@@ -18,13 +18,15 @@ import (
 )
 
 type stats struct {
-	mu              sync.Mutex
-	Logins          int            `json:"logins"`
-	FailedLogins    int            `json:"failedLogins"`
-	SoapCalls       map[string]int `json:"soapCalls"`
-	FolderGets      int            `json:"folderGets"`
-	FolderBytesSent int64          `json:"folderBytesSent"`
-	Snapshots       map[string]int `json:"snapshots"` // filled in when read
+	mu               sync.Mutex
+	Logins           int            `json:"logins"`
+	FailedLogins     int            `json:"failedLogins"`
+	SoapCalls        map[string]int `json:"soapCalls"`
+	FolderGets       int            `json:"folderGets"`
+	FolderBytesSent  int64          `json:"folderBytesSent"`
+	NfcUploads       int            `json:"nfcUploads"`       // PUTs to import leases' disk URLs
+	NfcBytesReceived int64          `json:"nfcBytesReceived"` // their body bytes
+	Snapshots        map[string]int `json:"snapshots"`        // filled in when read
 }
 
 func newStats() *stats { return &stats{SoapCalls: map[string]int{}} }
@@ -110,6 +112,8 @@ func (c *countingWriter) Write(b []byte) (int, error) {
 //	POST /imageport-fake/vm-disk             {"vm", "deviceKey"?, "fileName", "capacityBytes"}
 //	POST /imageport-fake/vm-change-tracking  {"vm", "enabled"}
 //	POST /imageport-fake/folder-delay        {"ms"}: delay before each /folder GET answer
+//	POST /imageport-fake/nfc-delay           {"ms"}: delay before each read (<= 64 KiB) of an NFC upload
+//	POST /imageport-fake/nfc-lease-timeout   {"seconds"}: info.leaseTimeout of leases made from now on (0: vcsim's 300)
 func (f *fake) admin(w http.ResponseWriter, r *http.Request) {
 	if host, _, _ := net.SplitHostPort(r.RemoteAddr); !net.ParseIP(host).IsLoopback() {
 		http.Error(w, "the admin API answers 127.0.0.1 only", http.StatusForbidden)
@@ -131,6 +135,22 @@ func (f *fake) admin(w http.ResponseWriter, r *http.Request) {
 		}
 		if err = json.NewDecoder(r.Body).Decode(&req); err == nil {
 			f.folderDelayMs.Store(req.Ms)
+			res = req
+		}
+	case r.Method == http.MethodPost && r.URL.Path == "/imageport-fake/nfc-delay":
+		var req struct {
+			Ms int64 `json:"ms"`
+		}
+		if err = json.NewDecoder(r.Body).Decode(&req); err == nil {
+			f.nfcDelayMs.Store(req.Ms)
+			res = req
+		}
+	case r.Method == http.MethodPost && r.URL.Path == "/imageport-fake/nfc-lease-timeout":
+		var req struct {
+			Seconds int64 `json:"seconds"`
+		}
+		if err = json.NewDecoder(r.Body).Decode(&req); err == nil {
+			f.nfcLeaseTimeout.Store(req.Seconds)
 			res = req
 		}
 	case r.Method == http.MethodPost && r.URL.Path == "/imageport-fake/vm-change-tracking":
@@ -157,6 +177,7 @@ func (f *fake) snapshotStats() *stats {
 	s := newStats()
 	f.stats.update(func() {
 		s.Logins, s.FailedLogins, s.FolderGets, s.FolderBytesSent = f.stats.Logins, f.stats.FailedLogins, f.stats.FolderGets, f.stats.FolderBytesSent
+		s.NfcUploads, s.NfcBytesReceived = f.stats.NfcUploads, f.stats.NfcBytesReceived
 		for k, v := range f.stats.SoapCalls {
 			s.SoapCalls[k] = v
 		}

@@ -4,6 +4,7 @@
 //   - users and privileges (-users), checked on login, on snapshot/CBT/reconfigure calls, by the
 //     AuthorizationManager queries, and on datastore HTTP (/folder needs a session cookie);
 //   - change block tracking: changeIds on snapshot disks and QueryChangedDiskAreas (cbt.go);
+//   - NFC import leases that store the streamOptimized disk a client uploads (nfc.go);
 //   - a test-only admin API under /imageport-fake/ (admin.go).
 //
 // It prints one JSON ready line on stdout: {"url":...,"datastoreDir":...,"pid":...}.
@@ -29,11 +30,14 @@ import (
 
 // fake holds everything this program adds to vcsim.
 type fake struct {
-	auth          *auth
-	cbt           *cbt
-	stats         *stats
-	maxAreas      int
-	folderDelayMs atomic.Int64
+	auth            *auth
+	cbt             *cbt
+	stats           *stats
+	maxAreas        int
+	folderDelayMs   atomic.Int64
+	leases          leases
+	nfcDelayMs      atomic.Int64
+	nfcLeaseTimeout atomic.Int64 // seconds; 0: vcsim's
 }
 
 func main() {
@@ -76,6 +80,7 @@ func main() {
 	simulator.Map.SessionManager().ValidLogin = f.validLogin
 	simulator.Map.Handler = f.route
 	simulator.Map.AddHandler(f.cbt)
+	simulator.Map.AddHandler(&leaseClock{fake: f})
 
 	// NewServer wires vcsim's handlers (/sdk, /folder, /nfc, ...) into Service.ServeMux and starts
 	// its own listener; that listener is closed and the same handlers are served behind ours, so
@@ -123,6 +128,7 @@ func (f *fake) routes(svc *simulator.Service) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/imageport-fake/", f.admin)
 	mux.HandleFunc("/folder/", func(w http.ResponseWriter, r *http.Request) { f.folder(w, r, svc) })
+	mux.HandleFunc("/nfc/", func(w http.ResponseWriter, r *http.Request) { f.nfc(w, r, svc) })
 	mux.Handle("/", svc.ServeMux)
 	return mux
 }

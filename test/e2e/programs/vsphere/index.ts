@@ -2,7 +2,8 @@ import * as pulumi from "@pulumi/pulumi";
 import * as imageport from "pulumi-imageport";
 
 // A master VM on vCenter, found by name with getVirtualMachines: its disk exported to VHDX in
-// a directory, and the same VM migrated McsToMcs to an AMI. Everything comes from stack config.
+// a directory and made into a new master VM with a snapshot (an Image on vSphere), and the same
+// VM migrated McsToMcs to an AMI. Everything comes from stack config.
 const config = new pulumi.Config("vsphere");
 const dir = (key: string) => ({ location: `file://${config.require("imageDir")}/${key}/` });
 
@@ -27,6 +28,18 @@ const exported = new imageport.ExportJob("master-disk", {
   outputImageFilename: "master.vhdx",
 });
 
+// The exported disk made into the master VM of an MCS catalog on vSphere, with its snapshot.
+const masterVm = new imageport.Image("master-vm", {
+  platform: "vsphere",
+  ...connection,
+  inputStorageLocation: exported.outputStorageLocation,
+  inputImageFilename: exported.outputImageFilename,
+  imageName: "golden-master",
+  vsphereDatastore: config.require("datastore"),
+  snapshotName: "mcs-base",
+  hostingUnit: "vsphere-unit",
+});
+
 const aws = new imageport.Credential("aws", { type: "Aws", accessKeyId: config.require("accessKeyId"), secretAccessKey: config.requireSecret("secretAccessKey") });
 const golden = new imageport.Migration("golden", {
   workflow: "McsToMcs",
@@ -42,6 +55,8 @@ export const changeTracking = master.changeTrackingEnabled;
 export const exportUri = exported.outputUri;
 export const exportDigest = exported.blockDigest;
 export const sourceBytesRead = exported.sourceBytesRead;
+export const vsphereVmId = masterVm.imageId;
+export const vsphereMasterImagePath = masterVm.masterImagePath;
 export const imageId = golden.imageId;
 export const masterImagePath = golden.masterImagePath;
 export const sha256 = golden.sha256;
