@@ -76,7 +76,7 @@ const INPUTS = [
   "tags",
   "timeouts",
 ] as const;
-const OUTPUTS = ["jobId", "status", "snapshotId", "amiId", "diskId", "imageId", "targetId", "volumeSizeGiB", "blocksWritten", "sizeBytes", "virtualSizeBytes", "sha256", "warnings"] as const;
+const OUTPUTS = ["jobId", "status", "snapshotId", "amiId", "diskId", "imageId", "targetId", "volumeSizeGiB", "blocksWritten", "sizeBytes", "virtualSizeBytes", "sha256", "sourceDisk", "sourceBytesRead", "warnings"] as const;
 
 /**
  * A disk uploaded to a cloud (IPS `$upload`): on AWS an EBS snapshot with only the blocks that
@@ -144,6 +144,10 @@ export class UploadJob extends pulumi.CustomResource {
   declare readonly sizeBytes: pulumi.Output<number>;
   declare readonly virtualSizeBytes: pulumi.Output<number>;
   declare readonly sha256: pulumi.Output<string>;
+  /** The vSphere disk read (vSphere inputs). */
+  declare readonly sourceDisk: pulumi.Output<string | undefined>;
+  /** Bytes read from the datastore (vSphere inputs). */
+  declare readonly sourceBytesRead: pulumi.Output<number | undefined>;
   declare readonly warnings: pulumi.Output<string[] | undefined>;
 
   constructor(name: string, args: UploadJobArgs, opts: pulumi.CustomResourceOptions = {}) {

@@ -19,6 +19,8 @@ export interface UploadInput {
   file?: { path: string; format: DiskFormat };
   /** Releases the fetched copy, or removes the snapshot and logs out. */
   close(): Promise<void>;
+  /** What the job records of its input: for a VM's disk, which disk and the bytes read from the datastore. */
+  artifacts(): Record<string, unknown>;
 }
 
 /** The steps of an upload: the input is fetched (a file) or snapshotted (a VM), and a VM's snapshot removed at the end. */
@@ -82,6 +84,7 @@ export async function fetchFileInput(p: FileInputFields, ctx: RunContext): Promi
   return {
     source: () => (opened ??= openImageSource(copy.path, format, workDir, signal)),
     file: { path: copy.path, format },
+    artifacts: () => ({}),
     close: async () => {
       await opened?.then((s) => s.close()).catch(() => undefined);
       await copy.release().catch(() => undefined);
@@ -99,7 +102,11 @@ export async function checkUploadInput(p: UploadInputFields, ctx: RunContext): P
 export async function openUploadInput(p: UploadInputFields, ctx: RunContext): Promise<UploadInput> {
   if (readsFromVsphere(p)) {
     const disk = await openVsphereSource(p, ctx);
-    return { source: async () => disk.source, close: disk.close };
+    return {
+      source: async () => disk.source,
+      close: disk.close,
+      artifacts: () => ({ sourceDisk: disk.source.name, sourceBytesRead: disk.source.bytesRead }),
+    };
   }
   return fetchFileInput(p, ctx);
 }

@@ -30,5 +30,7 @@ export const uploadJobHandler = jobResource({
     sizeBytes: a.sizeBytes,
     virtualSizeBytes: a.virtualSizeBytes,
     sha256: a.sha256,
+    sourceDisk: a.sourceDisk,
+    sourceBytesRead: a.sourceBytesRead,
   }),
 });

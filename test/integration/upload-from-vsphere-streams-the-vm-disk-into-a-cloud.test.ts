@@ -4,13 +4,13 @@
 // snapshot is removed from the VM after success and after a failure in the middle.
 
 import * as assert from "node:assert/strict";
-import { mkdtempSync, rmSync, truncateSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync, truncateSync } from "node:fs";
 import { DescribeSnapshotsCommand } from "@aws-sdk/client-ec2";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AwsWorld, AWS_CREDENTIAL_ID, rawOracle, snapshotContent, startAwsWorld } from "../helpers/aws-world";
 import { GuestDisk, makeGuestDisk } from "../helpers/guest-disk";
-import { startVcsim, Vcsim } from "../helpers/vcsim";
+import { SeededDisk, startVcsim, Vcsim } from "../helpers/vcsim";
 
 const MIB = 1024 * 1024;
 const VM = "DC0_H0_VM0";
@@ -21,6 +21,7 @@ describe("$upload from vSphere streams the VM's disk into the cloud", function (
   let aws: AwsWorld;
   let vcsim: Vcsim;
   let guest: GuestDisk;
+  let seeded: SeededDisk;
   let scratch: string;
 
   before(async () => {
@@ -28,7 +29,7 @@ describe("$upload from vSphere streams the VM's disk into the cloud", function (
     aws = await startAwsWorld();
     vcsim = await startVcsim();
     guest = await makeGuestDisk(scratch, { sizeBytes: 64 * MIB, seed: 31, files: 24 });
-    await vcsim.seedDisk(VM, guest.path, "raw");
+    seeded = await vcsim.seedDisk(VM, guest.path, "raw");
     await vcsim.enableChangeTracking(VM);
     const made = await aws.world.engine.api("POST", "/ips/credentials", { id: "vc", type: "UsernamePassword", username: "administrator", password: "pw", domain: "vsphere.local" });
     assert.equal(made.status, 201, made.text);
@@ -61,6 +62,9 @@ describe("$upload from vSphere streams the VM's disk into the cloud", function (
     assert.match(artifacts.amiId, /^ami-/);
     const after = await vcsim.stats();
     assert.ok(after.folderBytesSent - before.folderBytesSent < 64 * MIB / 4, "only the allocated areas were read from the datastore");
+    const descriptorBytes = statSync(seeded.descriptorPath).size;
+    assert.equal(artifacts.sourceBytesRead, after.folderBytesSent - before.folderBytesSent - descriptorBytes, "the job reports the disk bytes it read");
+    assert.equal(artifacts.sourceDisk, `${seeded.fileName} on ${vcsim.host}:${vcsim.port}`);
     assert.equal(after.snapshots[VM], 0, "the job's snapshot is removed");
   });
 

@@ -193,7 +193,7 @@ export async function runAzureUpload(p: UploadParams, ctx: RunContext): Promise<
         sha256: written.sha256,
         cloudResources: created.map((r) => ({ ...r, region: location })),
       };
-      ctx.setArtifacts({ ...artifacts });
+      ctx.setArtifacts({ ...artifacts, ...input.artifacts() });
       completed = true;
     } finally {
       await input.close();

@@ -169,7 +169,7 @@ export async function runGcpUpload(p: UploadParams, ctx: RunContext): Promise<vo
         rawSha256: uploaded.tar.rawSha256,
         cloudResources: gcpRemovalOrder(created),
       };
-      ctx.setArtifacts({ ...artifacts });
+      ctx.setArtifacts({ ...artifacts, ...input.artifacts() });
       completed = true;
     } finally {
       await input.close();

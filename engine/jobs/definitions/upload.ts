@@ -173,7 +173,7 @@ async function runAwsUpload(p: UploadParams, ctx: RunContext): Promise<void> {
         sha256: written.sha256,
         cloudResources: created.map((r) => ({ ...r, region })),
       };
-      ctx.setArtifacts({ ...artifacts });
+      ctx.setArtifacts({ ...artifacts, ...input.artifacts() });
       completed = true;
     } finally {
       await input.close();

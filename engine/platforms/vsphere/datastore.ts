@@ -64,7 +64,8 @@ export class DatastoreFiles {
       signal,
     });
     if (answer.status === 206 || answer.status === 200) {
-      return Buffer.from(answer.data as ArrayBuffer);
+      // axios hands Node a Buffer already: no copy.
+      return Buffer.isBuffer(answer.data) ? answer.data : Buffer.from(answer.data as ArrayBuffer);
     }
     const name = formatDatastorePath(file);
     if (answer.status === 404) {

@@ -90,16 +90,19 @@ class VsphereDiskSource implements DiskSource {
   }
 
   async read(offset: number, length: number, signal: AbortSignal): Promise<Buffer> {
-    const out = Buffer.alloc(length);
+    let out: Buffer | undefined;
     for (const e of this.extents) {
       const from = Math.max(offset, e.start);
       const to = Math.min(offset + length, e.start + e.length);
       if (from >= to || e.file === undefined) continue;
       const data = await this.files.readRange(siblingPath(this.spec.file, e.file), e.fileOffset + (from - e.start), to - from, signal);
-      data.copy(out, from - offset);
       this.bytesRead += data.length;
+      // The usual case, one flat extent holding the whole range: the answer is the result.
+      if (data.length === length) return data;
+      out ??= Buffer.alloc(length);
+      data.copy(out, from - offset);
     }
-    return out;
+    return out ?? Buffer.alloc(length);
   }
 
   async close(): Promise<void> {
