@@ -99,8 +99,15 @@ function probeField(error: EngineError, p: VsphereSourceFields): string {
  * which removes the snapshot in the "cleanup" step, or at once when the job was cancelled.
  */
 export async function openVsphereSource(p: VsphereSourceFields, ctx: RunContext): Promise<OpenedVmDisk> {
-  const disk = await ctx.step("snapshot", () =>
-    openVmDiskAtSnapshot(diskRequest(p, ctx), { jobId: ctx.jobId, signal: ctx.signal, warn: (code, message) => ctx.warn(code, message) }),
+  const disk = await ctx.step("snapshot", (progress) =>
+    openVmDiskAtSnapshot(diskRequest(p, ctx), {
+      jobId: ctx.jobId,
+      signal: ctx.signal,
+      workDir: ctx.workDir,
+      // A disk read through an export lease is downloaded in this step.
+      onProgress: progress,
+      warn: (code, message) => ctx.warn(code, message),
+    }),
   );
   // A cancelled job runs no more steps, but its snapshot must still go.
   const close = () => (ctx.signal.aborted ? disk.close() : ctx.step("cleanup", () => disk.close()));

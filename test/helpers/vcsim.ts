@@ -51,6 +51,11 @@ export interface VcsimStats {
   /** PUTs to NFC import leases' disk URLs, and the body bytes they carried. */
   nfcUploads: number;
   nfcBytesReceived: number;
+  /** GETs of NFC export leases' disk URLs, and the body bytes they carried. */
+  nfcDownloads: number;
+  nfcBytesSent: number;
+  /** Every export lease made, by id: "initializing", "ready", "done", "aborted", "error: <fault>". */
+  nfcExportLeases: Record<string, string>;
   /** Snapshots that exist now, by VM name (0 for VMs without any). */
   snapshots: Record<string, number>;
 }
@@ -84,6 +89,15 @@ export interface Vcsim {
    * in the datastore ("<vm>/disk1.vmdk", sparse) and points the VM's disk at it with its size.
    */
   seedDisk(vm: string, diskPath: string, format: TestDiskFormat | "vpc"): Promise<SeededDisk>;
+  /**
+   * Makes the VM's disk a snapshot chain: `baseDiskPath` becomes the parent (a monolithicFlat
+   * "<vm>/disk1.vmdk", as seedDisk writes it) and `currentDiskPath`'s content the delta on top
+   * ("<vm>/disk1-000001.vmdk": parentCID and SPARSE extents holding only what differs), which the
+   * VM's disk then points at with backing.parent set. The base's flat extent keeps the old content.
+   */
+  seedDeltaDisk(vm: string, baseDiskPath: string, currentDiskPath: string, format: TestDiskFormat): Promise<SeededDisk & { parentFileName: string }>;
+  /** What export leases made from now on do: go to `error` with a fault, or cut the download after some bytes ({}: nothing). */
+  setNfcExportFailure(failure: { leaseError?: string; truncateAfterBytes?: number }): Promise<void>;
   /** Sets config.changeTrackingEnabled without a ReconfigVM_Task (no user, no privilege needed). */
   enableChangeTracking(vm: string): Promise<void>;
   /** Delays every /folder GET answer by `ms` (0: none), so a test can act while a disk is being read. */
@@ -154,7 +168,7 @@ export async function startVcsim(options: VcsimOptions = {}): Promise<Vcsim> {
     return JSON.parse(text) as T;
   };
 
-  return {
+  const handle: Vcsim = {
     url: ready!.url,
     host,
     port,
@@ -176,6 +190,19 @@ export async function startVcsim(options: VcsimOptions = {}): Promise<Vcsim> {
       const set = await admin<{ deviceKey: number }>("POST", "/imageport-fake/vm-disk", { vm, fileName, capacityBytes });
       return { fileName, deviceKey: set.deviceKey, capacityBytes, descriptorPath, flatPath: descriptorPath.replace(/\.vmdk$/, "-flat.vmdk") };
     },
+    async seedDeltaDisk(vm, baseDiskPath, currentDiskPath, format) {
+      const base = await handle.seedDisk(vm, baseDiskPath, format);
+      const dir = join(ready!.datastoreDir, vm);
+      const delta = "disk1-000001.vmdk";
+      // Relative backing name, resolved next to the delta (as ESXi's parentFileNameHint).
+      await run("qemu-img", ["convert", "-f", format, "-O", "vmdk", "-o", "subformat=twoGbMaxExtentSparse", "-B", "disk1.vmdk", "-F", "vmdk", currentDiskPath, delta], { cwd: dir });
+      const fileName = `[LocalDS_0] ${vm}/${delta}`;
+      await admin("POST", "/imageport-fake/vm-disk-parent", { vm, deviceKey: base.deviceKey, fileName, parentFileName: base.fileName });
+      return { ...base, fileName, descriptorPath: join(dir, delta), parentFileName: base.fileName };
+    },
+    async setNfcExportFailure(failure) {
+      await admin("POST", "/imageport-fake/nfc-export-failure", failure);
+    },
     async enableChangeTracking(vm) {
       await admin("POST", "/imageport-fake/vm-change-tracking", { vm, enabled: true });
     },
@@ -193,6 +220,7 @@ export async function startVcsim(options: VcsimOptions = {}): Promise<Vcsim> {
       await fs.rm(tmp, { recursive: true, force: true });
     },
   };
+  return handle;
 }
 
 /** The certificate our own child serves (trust on first use: nothing else listens on its port). */

@@ -36,6 +36,8 @@ export interface VirtualDiskInfo {
   changeId?: string;
   /** The backing has a parent: the disk is a delta (the VM had snapshots). */
   hasParent: boolean;
+  /** "<controller type><bus>:<unit>" ("VirtualLsiLogicController0:0"): how export leases name the disk's device. */
+  slot?: string;
 }
 
 export interface VmSummary {
@@ -315,6 +317,7 @@ export function toVmSummary(ref: MoRef, p: Record<string, unknown>): VmSummary {
 function disksOf(devices: unknown): VirtualDiskInfo[] {
   const list = asArray(((devices as XmlNode | undefined)?.["VirtualDevice"] ?? devices) as XmlNode[] | XmlNode);
   const items = list.flatMap((d) => asArray((d["device"] as XmlNode[] | undefined) ?? [d]));
+  const byKey = new Map(items.map((d) => [text(d["key"]), d]));
   return items
     .filter((d) => d["@_xsiType"] === "VirtualDisk")
     .map((d) => {
@@ -331,6 +334,11 @@ function disksOf(devices: unknown): VirtualDiskInfo[] {
       };
       const changeId = text(backing["changeId"]);
       if (changeId) disk.changeId = changeId;
+      const controller = byKey.get(text(d["controllerKey"]));
+      const type = controller?.["@_xsiType"];
+      if (typeof type === "string" && text(controller?.["busNumber"]) !== undefined && text(d["unitNumber"]) !== undefined) {
+        disk.slot = `${type}${text(controller!["busNumber"])}:${text(d["unitNumber"])}`;
+      }
       return disk;
     });
 }

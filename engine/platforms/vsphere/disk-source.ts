@@ -25,9 +25,10 @@ export interface VsphereDiskSpec {
   changeTracking: boolean;
 }
 
-export async function openVsphereDisk(client: VsphereClient, files: DatastoreFiles, spec: VsphereDiskSpec, signal: AbortSignal): Promise<DiskSource> {
+/** `descriptor`: the descriptor's content when the caller has read it already (it is read once). */
+export async function openVsphereDisk(client: VsphereClient, files: DatastoreFiles, spec: VsphereDiskSpec, signal: AbortSignal, descriptor?: Buffer): Promise<DiskSource> {
   const name = `${formatDatastorePath(spec.file)} on ${client.address}`;
-  const descriptor = await files.readSmall(spec.file, DESCRIPTOR_LIMIT, signal);
+  descriptor ??= await files.readSmall(spec.file, DESCRIPTOR_LIMIT, signal);
   const extents = parseDescriptor(descriptor, name);
   const described = extents.reduce((n, e) => n + e.length, 0);
   if (described !== spec.capacityBytes) {

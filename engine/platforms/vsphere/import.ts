@@ -154,18 +154,19 @@ export async function importVm(client: VsphereClient, spec: VmImportSpec, option
   }
 }
 
-function progress(client: VsphereClient, lease: MoRef, percent: number): Promise<unknown> {
+export function progress(client: VsphereClient, lease: MoRef, percent: number): Promise<unknown> {
   return client.transport.call("HttpNfcLeaseProgress", lease, { percent }, AbortSignal.timeout(30_000));
 }
 
-interface LeaseInfo {
+export interface LeaseInfo {
   vm: MoRef;
   leaseTimeoutSeconds: number;
-  deviceUrls: Array<{ url: string; disk: boolean; sslThumbprint?: string }>;
+  /** `key`: the device's immutable id ("/vm-42/VirtualLsiLogicController0:0" on export leases). */
+  deviceUrls: Array<{ key: string; url: string; disk: boolean; sslThumbprint?: string }>;
 }
 
 /** Polls the lease (0.2 s doubling to 2 s) until it is ready; its error as a fault otherwise. */
-async function waitForLease(client: VsphereClient, lease: MoRef, signal: AbortSignal): Promise<LeaseInfo> {
+export async function waitForLease(client: VsphereClient, lease: MoRef, signal: AbortSignal, what = "import"): Promise<LeaseInfo> {
   let delay = 200;
   for (;;) {
     const p = await client.properties(lease, ["state", "error"], signal);
@@ -174,9 +175,9 @@ async function waitForLease(client: VsphereClient, lease: MoRef, signal: AbortSi
     if (state === "error") {
       const error = (p["error"] as XmlNode | undefined) ?? {};
       const fault = (error["fault"] as XmlNode | undefined) ?? {};
-      throw new SoapFault(String(fault["@_xsiType"] ?? "ImportFailed"), text(error["localizedMessage"]) ?? "the import failed", fault);
+      throw new SoapFault(String(fault["@_xsiType"] ?? "LeaseFailed"), text(error["localizedMessage"]) ?? `the ${what} failed`, fault);
     }
-    if (state === "done") throw jobFailure("PLATFORM_REQUEST_FAILED", `vCenter ${client.address} ended the import lease before any data was sent.`);
+    if (state === "done") throw jobFailure("PLATFORM_REQUEST_FAILED", `vCenter ${client.address} ended the ${what} lease before any data was sent.`);
     await sleep(delay * (0.5 + Math.random() / 2), undefined, { signal });
     delay = Math.min(delay * 2, 2000);
   }
@@ -186,12 +187,12 @@ async function waitForLease(client: VsphereClient, lease: MoRef, signal: AbortSi
     leaseTimeoutSeconds: Number(text(info["leaseTimeout"]) ?? 300),
     deviceUrls: asArray(info["deviceUrl"] as XmlNode[]).map((d) => {
       const thumbprint = text(d["sslThumbprint"]);
-      return { url: text(d["url"]) ?? "", disk: text(d["disk"]) === "true", ...(thumbprint ? { sslThumbprint: thumbprint } : {}) };
+      return { key: text(d["key"]) ?? "", url: text(d["url"]) ?? "", disk: text(d["disk"]) === "true", ...(thumbprint ? { sslThumbprint: thumbprint } : {}) };
     }),
   };
 }
 
-interface DeviceTarget {
+export interface DeviceTarget {
   url: URL;
   agent: https.Agent;
   /** The session cookie goes to vCenter itself, never to another host. */
@@ -201,7 +202,7 @@ interface DeviceTarget {
 }
 
 /** Where the disk goes: `*` is vCenter (its agent and trust); an ESXi host is trusted by the lease's thumbprint. */
-function deviceTarget(client: VsphereClient, raw: string, thumbprint: string | undefined): DeviceTarget {
+export function deviceTarget(client: VsphereClient, raw: string, thumbprint: string | undefined): DeviceTarget {
   const { host, port, tls } = client.connection;
   const hostPart = host.includes(":") ? `[${host}]` : host;
   const star = /^https:\/\/\*(?=[:/])/i.test(raw);

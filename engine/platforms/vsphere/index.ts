@@ -4,7 +4,7 @@ export { VsphereClient } from "./client";
 export type { VirtualDiskInfo, VmSummary, VsphereConnection } from "./client";
 export { normalizeFingerprint } from "./tls";
 export type { VsphereTlsOptions } from "./tls";
-export { checkVmDiskAccess, openVmDiskAtSnapshot, snapshotNameFor, SNAPSHOT_PRIVILEGES, DATASTORE_PRIVILEGES, CBT_PRIVILEGE } from "./snapshot-reader";
+export { checkVmDiskAccess, openVmDiskAtSnapshot, snapshotNameFor, SNAPSHOT_PRIVILEGES, DATASTORE_PRIVILEGES, CBT_PRIVILEGE, EXPORT_PRIVILEGE } from "./snapshot-reader";
 export type { OpenedVmDisk, VmSelector, VsphereDiskRequest } from "./snapshot-reader";
 export { vsphereFailure } from "./failures";
 export { listVirtualMachines } from "./inventory";

@@ -3,13 +3,24 @@
 // snapshot is named after the job), snapshot the VM without memory, and expose the disk as it
 // was at that moment. close() removes the snapshot and logs out, after success, failure or
 // cancel; the VM is otherwise never changed.
+//
+// Two ways to read it, chosen per disk: a flat disk (no parent in the snapshot's backing, a
+// descriptor of FLAT/VMFS/ZERO extents) is streamed from the datastore with ranged GETs and
+// nothing is copied (disk-source.ts); a disk that is a delta of a snapshot chain (backing.parent,
+// or a descriptor with parentCID or sparse/delta extents) is downloaded through an NFC export
+// lease on the job's snapshot (export-lease.ts), as a streamOptimized VMDK in the work directory
+// (a local copy of the compressed data only), then read as a local image.
 
+import { promises as fs } from "node:fs";
 import { jobFailure } from "../../errors";
+import { openImageSource } from "../../disk/image-source";
 import { DiskSource } from "../../disk/source";
 import { VirtualDiskInfo, VmSummary, VsphereClient, VsphereConnection } from "./client";
 import { DatastoreFiles, formatDatastorePath, parseDatastorePath } from "./datastore";
 import { openVsphereDisk } from "./disk-source";
+import { downloadSnapshotDisk } from "./export-lease";
 import { vsphereFailure } from "./failures";
+import { classifyDescriptor } from "./vmdk-descriptor";
 import { MoRef, text, toMoRef } from "./soap";
 
 /** Exactly one of name, inventory path or managed object id. */
@@ -32,6 +43,10 @@ export const SNAPSHOT_PRIVILEGES = ["VirtualMachine.State.CreateSnapshot", "Virt
 export const DATASTORE_PRIVILEGES = ["Datastore.Browse"];
 /** Optional: reading changed-block tracking areas (without it, the whole disk is read and zeros skipped). */
 export const CBT_PRIVILEGE = "VirtualMachine.Provisioning.DiskRandomRead";
+/** On the VM, only for a disk read through an export lease (a delta of a snapshot chain): ExportSnapshot. */
+export const EXPORT_PRIVILEGE = "VApp.Export";
+
+const DESCRIPTOR_LIMIT = 64 * 1024;
 
 export interface OpenedVmDisk {
   source: DiskSource;
@@ -45,6 +60,10 @@ export interface OpenedVmDisk {
 export interface OpenOptions {
   jobId: string;
   signal: AbortSignal;
+  /** Scratch space: a disk read through an export lease is downloaded there. */
+  workDir: string;
+  /** Fraction of the export lease's download done (the flat path reads nothing here). */
+  onProgress?(fraction: number): void;
   warn(code: string, message: string): void;
   /** Called once the snapshot exists (for the job's record). */
   onSnapshot?(name: string): void;
@@ -62,9 +81,15 @@ export async function openVmDiskAtSnapshot(request: VsphereDiskRequest, options:
   let snapshot: MoRef | undefined;
   let vm: VmSummary | undefined;
   let closed = false;
+  let local: DiskSource | undefined;
   const close = async () => {
     if (closed) return;
     closed = true;
+    try {
+      await local?.close();
+    } catch {
+      // the work directory goes with the job anyway
+    }
     try {
       if (snapshot) await client.removeSnapshot(snapshot, AbortSignal.timeout(120_000));
     } catch (error) {
@@ -80,7 +105,8 @@ export async function openVmDiskAtSnapshot(request: VsphereDiskRequest, options:
     await call(address, "log in", () => client.login(signal));
     vm = await call(address, "find the VM", () => findVm(client, request.vm, signal));
     const disk = pickDisk(vm, request.disk, address);
-    await checkPrivileges(client, vm, disk, address, signal);
+    const files = new DatastoreFiles(client.transport, await call(address, "find the VM's datacenter", () => client.datacenterPath(vm!.ref, signal)), address);
+    const checked = await checkPrivileges(client, vm, disk, address, signal);
     // An earlier attempt of this job (before an engine restart) may have left its snapshot.
     for (const stale of (await call(address, "list the VM's snapshots", () => client.snapshots(vm!.ref, signal))).filter((s) => s.name === snapshotName)) {
       await call(address, "remove the snapshot an earlier attempt left", () => client.removeSnapshot(stale.ref, signal));
@@ -93,6 +119,39 @@ export async function openVmDiskAtSnapshot(request: VsphereDiskRequest, options:
     if (!atSnapshot) throw jobFailure("PLATFORM_REQUEST_FAILED", `The snapshot of VM '${vm.name}' does not list the disk '${disk.label}' (key ${disk.key}).`);
     const file = parseDatastorePath(atSnapshot.fileName);
     if (!file) throw jobFailure("SOURCE_DISK_UNREADABLE", `The disk '${disk.label}' of VM '${vm.name}' has the backing '${atSnapshot.fileName}', which is not a datastore path.`);
+    // A chain is read through an export lease; a flat disk's descriptor is read once, here.
+    const descriptor = atSnapshot.hasParent ? undefined : await call(address, `open ${formatDatastorePath(file)}`, () => files.readSmall(file, DESCRIPTOR_LIMIT, signal));
+    if (descriptor === undefined || classifyDescriptor(descriptor) === "delta") {
+      if (!checked.exportChecked) await requirePrivileges(client, vm, [EXPORT_PRIVILEGE], address, signal);
+      const download = await call(address, `export the disk '${disk.label}' of VM '${vm.name}' as of the snapshot`, () =>
+        downloadSnapshotDisk(client, { snapshot: snapshot!, vmName: vm!.name, disk: atSnapshot, workDir: options.workDir, signal, onProgress: options.onProgress }),
+      );
+      try {
+        // streamOptimized is compressed: image-source.ts expands it to a sparse raw file (data only).
+        local = await openImageSource(download.path, "vmdk", options.workDir, signal);
+      } finally {
+        // The expansion is what is read from now on.
+        await fs.rm(download.path, { force: true }).catch(() => undefined);
+      }
+      const image = local;
+      const name = `${formatDatastorePath(file)} on ${address} (through an export lease)`;
+      if (image.virtualSize !== atSnapshot.capacityBytes) {
+        throw jobFailure(
+          "SOURCE_DISK_UNREADABLE",
+          `vCenter ${address} exported ${image.virtualSize} bytes of the disk '${disk.label}' of VM '${vm.name}', which is ${atSnapshot.capacityBytes} bytes; try again once no resize is under way.`,
+        );
+      }
+      const leased: DiskSource = {
+        name,
+        virtualSize: image.virtualSize,
+        /** Bytes downloaded from vCenter (the compressed stream), not bytes read from the local copy. */
+        bytesRead: download.bytes,
+        dataRanges: (s) => image.dataRanges(s),
+        read: (offset, length, s) => image.read(offset, length, s),
+        close,
+      };
+      return { source: leased, vm, disk: atSnapshot, snapshotName, close };
+    }
     const changeTracking = vm.changeTrackingEnabled && atSnapshot.changeId !== undefined && (await canReadChangedAreas(client, vm, signal));
     if (vm.changeTrackingEnabled && !changeTracking) {
       options.warn(
@@ -100,9 +159,8 @@ export async function openVmDiskAtSnapshot(request: VsphereDiskRequest, options:
         `VM '${vm.name}' tracks changed blocks, but the snapshot gave no changeId or the account lacks ${CBT_PRIVILEGE}: the whole disk is read and its zero blocks skipped.`,
       );
     }
-    const files = new DatastoreFiles(client.transport, await call(address, "find the VM's datacenter", () => client.datacenterPath(vm!.ref, signal)), address);
     const source = await call(address, `open ${formatDatastorePath(file)}`, () =>
-      openVsphereDisk(client, files, { vm: vm!.ref, snapshot: snapshot!, deviceKey: disk.key, file, capacityBytes: atSnapshot.capacityBytes, changeTracking }, signal),
+      openVsphereDisk(client, files, { vm: vm!.ref, snapshot: snapshot!, deviceKey: disk.key, file, capacityBytes: atSnapshot.capacityBytes, changeTracking }, signal, descriptor),
     );
     const wrapped: DiskSource = {
       name: source.name,
@@ -195,19 +253,45 @@ function pickDisk(vm: VmSummary, wanted: string | undefined, address: string): V
   return disk;
 }
 
-/** Fails naming every privilege the account lacks, before anything is changed in vCenter. */
-async function checkPrivileges(client: VsphereClient, vm: VmSummary, disk: VirtualDiskInfo, address: string, signal: AbortSignal): Promise<void> {
+/**
+ * Fails naming every privilege the account lacks, before anything is changed in vCenter:
+ * the snapshot's on the VM, Datastore.Browse on its datastore, and VApp.Export on the VM when
+ * the disk is a delta of a snapshot chain (read through an export lease).
+ */
+async function checkPrivileges(
+  client: VsphereClient,
+  vm: VmSummary,
+  disk: VirtualDiskInfo,
+  address: string,
+  signal: AbortSignal,
+): Promise<{ exportChecked: boolean }> {
   const missing = await call(address, "check the account's privileges", () => client.missingPrivileges(vm.ref, SNAPSHOT_PRIVILEGES, signal));
   const datastore = await call(address, "find the disk's datastore", () => datastoreOf(client, vm, disk, signal));
   if (datastore) missing.push(...(await call(address, "check the account's privileges", () => client.missingPrivileges(datastore, DATASTORE_PRIVILEGES, signal))));
-  if (missing.length > 0) {
-    throw jobFailure(
-      "PLATFORM_ACCESS_DENIED",
-      `The account of vsphereCredentialId lacks ${missing.join(", ")} on VM '${vm.name}' or its datastore, which exporting its disk needs. ` +
-        `Grant them (a role with Datastore.Browse, VirtualMachine.State.CreateSnapshot and VirtualMachine.State.RemoveSnapshot) and run the job again.`,
-    );
-  }
+  // The current disk tells whether the snapshot's will be a delta: vCenter reports a delta's
+  // parent, and a chain stays a chain. (A descriptor that says so without a parent in the
+  // backing is caught after the snapshot, and VApp.Export checked then.)
+  const viaLease = disk.hasParent;
+  if (viaLease) missing.push(...(await call(address, "check the account's privileges", () => client.missingPrivileges(vm.ref, [EXPORT_PRIVILEGE], signal))));
+  if (missing.length > 0) throw accessDenied(vm, missing, viaLease);
+  return { exportChecked: viaLease };
 }
+
+async function requirePrivileges(client: VsphereClient, vm: VmSummary, onVm: string[], address: string, signal: AbortSignal): Promise<void> {
+  const missing = await call(address, "check the account's privileges", () => client.missingPrivileges(vm.ref, onVm, signal));
+  if (missing.length > 0) throw accessDenied(vm, missing, true);
+}
+
+function accessDenied(vm: VmSummary, missing: string[], viaLease: boolean) {
+  return jobFailure(
+    "PLATFORM_ACCESS_DENIED",
+    `The account of vsphereCredentialId lacks ${missing.join(", ")} on VM '${vm.name}' or its datastore, which exporting its disk needs` +
+      `${viaLease ? ` (the disk is a delta of a snapshot chain, read through an export lease: ${EXPORT_PRIVILEGE})` : ""}. ` +
+      `Grant them (a role with Datastore.Browse, VirtualMachine.State.CreateSnapshot, VirtualMachine.State.RemoveSnapshot` +
+      `${viaLease ? ` and ${EXPORT_PRIVILEGE}` : ""}) and run the job again.`,
+  );
+}
+
 
 async function canReadChangedAreas(client: VsphereClient, vm: VmSummary, signal: AbortSignal): Promise<boolean> {
   return (await call(client.address, "check the account's privileges", () => client.missingPrivileges(vm.ref, [CBT_PRIVILEGE], signal))).length === 0;

@@ -1,7 +1,8 @@
 // The text descriptor of a VMDK as it lies in a datastore (`disk.vmdk` next to `disk-flat.vmdk`):
 // which extent files hold the guest content, in order. Flat extents (FLAT, VMFS; also ZERO)
-// are raw guest bytes read with ranged GETs; sparse and delta extents (a VM's snapshot chain,
-// hosted sparse files) are not, and are refused with a message that says what to do.
+// are raw guest bytes read with ranged GETs; a delta of a snapshot chain (parentCID set, or
+// SESPARSE/VMFSSPARSE/SPARSE extents) is not, and is read through an export lease instead
+// (export-lease.ts); a hosted sparse file (KDMV/COWD magic, which ESXi does not run) is refused.
 
 import { jobFailure } from "../../errors";
 
@@ -18,6 +19,18 @@ export interface FlatExtent {
 const SECTOR = 512;
 const FLAT_TYPES = new Set(["FLAT", "VMFS"]);
 
+/** How a disk's descriptor can be read: its flat extents, or only through an export lease (a delta or sparse extents). */
+export type DescriptorKind = "flat" | "delta" | "unreadable";
+
+export function classifyDescriptor(content: Buffer): DescriptorKind {
+  try {
+    parseDescriptor(content, "");
+    return "flat";
+  } catch (error) {
+    return (error as { descriptorKind?: DescriptorKind }).descriptorKind ?? "unreadable";
+  }
+}
+
 /** The flat extents of a descriptor, or a SOURCE_DISK_UNREADABLE failure saying why it cannot be read as raw bytes. */
 export function parseDescriptor(content: Buffer, name: string): FlatExtent[] {
   if (content.subarray(0, 4).toString("latin1") === "KDMV" || content.subarray(0, 4).toString("latin1") === "COWD") {
@@ -29,7 +42,7 @@ export function parseDescriptor(content: Buffer, name: string): FlatExtent[] {
   }
   const parent = lines.map((l) => /^parentCID\s*=\s*"?([0-9a-fA-F]+)"?/.exec(l.trim())).find(Boolean);
   if (parent && parent[1]!.toLowerCase() !== "ffffffff") {
-    throw unreadable(name, "it is a delta disk of a snapshot chain (parentCID is set)");
+    throw delta(name, "it is a delta disk of a snapshot chain (parentCID is set)");
   }
   const extents: FlatExtent[] = [];
   let start = 0;
@@ -41,7 +54,7 @@ export function parseDescriptor(content: Buffer, name: string): FlatExtent[] {
     const length = sectors * SECTOR;
     if (type === "ZERO") extents.push({ start, length, fileOffset: 0 });
     else if (FLAT_TYPES.has(type)) extents.push({ start, length, file: m[4]!, fileOffset: Number(m[5] ?? 0) * SECTOR });
-    else throw unreadable(name, `its extent '${m[4] ?? type}' is of type ${type}, which holds a sparse or delta format`);
+    else throw delta(name, `its extent '${m[4] ?? type}' is of type ${type}, which holds a sparse or delta format`);
     start += length;
   }
   if (extents.length === 0) throw unreadable(name, "it names no extent files");
@@ -49,9 +62,20 @@ export function parseDescriptor(content: Buffer, name: string): FlatExtent[] {
 }
 
 function unreadable(name: string, why: string) {
-  return jobFailure(
-    "SOURCE_DISK_UNREADABLE",
-    `The disk ${name} cannot be read as flat extents: ${why}. imageport reads flat (thin or thick) disks as of a snapshot it takes itself; ` +
-      `delete or consolidate the VM's existing snapshots (Snapshots > Consolidate), or clone the VM, and export that.`,
+  return Object.assign(
+    jobFailure(
+      "SOURCE_DISK_UNREADABLE",
+      `The disk ${name} cannot be read: ${why}. imageport reads the disks ESXi runs (flat, thin or thick, and snapshot chains, through an export lease); ` +
+        `convert this one in vCenter (e.g. clone the VM) and export the copy.`,
+    ),
+    { descriptorKind: "unreadable" as DescriptorKind },
+  );
+}
+
+/** Not flat extents, but a disk vCenter can export (the caller switches to an export lease). */
+function delta(name: string, why: string) {
+  return Object.assign(
+    jobFailure("SOURCE_DISK_UNREADABLE", `The disk ${name} cannot be read as flat extents: ${why}; it is read through an export lease instead.`),
+    { descriptorKind: "delta" as DescriptorKind },
   );
 }

@@ -129,6 +129,15 @@ func (f *fake) route(ctx *simulator.Context, m *simulator.Method) (mo.Reference,
 		if vm, ok := ctx.Map.Get(m.This).(*simulator.VirtualMachine); ok {
 			return inSession(ctx, &cbtVM{VirtualMachine: vm, fake: f}), nil
 		}
+	case m.This.Type == "VirtualMachineSnapshot" && m.Name == "ExportSnapshot":
+		if snapshot, ok := ctx.Map.Get(m.This).(*simulator.VirtualMachineSnapshot); ok {
+			return inSession(ctx, &exportSnapshot{VirtualMachineSnapshot: snapshot, fake: f}), nil
+		}
+	case m.This.Type == "VirtualMachineSnapshot" && m.Name == "RemoveSnapshot_Task":
+		// vCenter blocks operations that alter a VM while an export lease on it is open.
+		if snapshot, ok := ctx.Map.Get(m.This).(*simulator.VirtualMachineSnapshot); ok && f.exports.openOn(snapshot.Vm) {
+			return nil, &types.TaskInProgress{Task: snapshot.Vm}
+		}
 	case m.This.Type == "ResourcePool" && m.Name == "ImportVApp":
 		if pool, ok := ctx.Map.Get(m.This).(*simulator.ResourcePool); ok {
 			return inSession(ctx, &importPool{ResourcePool: pool, fake: f}), nil
@@ -159,7 +168,7 @@ func required(ctx *simulator.Context, m *simulator.Method) ([]string, types.Mana
 		return []string{"VirtualMachine.State.RevertToSnapshot"}, m.This
 	case "QueryChangedDiskAreas":
 		return []string{"VirtualMachine.Provisioning.DiskRandomRead"}, m.This
-	case "RemoveSnapshot_Task", "RevertToSnapshot_Task", "RenameSnapshot":
+	case "RemoveSnapshot_Task", "RevertToSnapshot_Task", "RenameSnapshot", "ExportSnapshot":
 		snapshot, ok := ctx.Map.Get(m.This).(*simulator.VirtualMachineSnapshot)
 		if !ok {
 			return nil, m.This // vcsim answers ManagedObjectNotFound
@@ -168,6 +177,7 @@ func required(ctx *simulator.Context, m *simulator.Method) ([]string, types.Mana
 			"RemoveSnapshot_Task":   "VirtualMachine.State.RemoveSnapshot",
 			"RevertToSnapshot_Task": "VirtualMachine.State.RevertToSnapshot",
 			"RenameSnapshot":        "VirtualMachine.State.RenameSnapshot",
+			"ExportSnapshot":        "VApp.Export",
 		}[m.Name]
 		return []string{id}, snapshot.Vm
 	case "ReconfigVM_Task":
@@ -193,6 +203,8 @@ func required(ctx *simulator.Context, m *simulator.Method) ([]string, types.Mana
 		if m.This.Type == "VirtualMachine" {
 			return []string{"VirtualMachine.Inventory.Delete"}, m.This
 		}
+	case "ExportVm":
+		return []string{"VApp.Export"}, m.This
 	case "ImpersonateUser":
 		return []string{"Sessions.ImpersonateUser"}, m.This
 	}

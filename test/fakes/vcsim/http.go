@@ -19,14 +19,17 @@ import (
 
 type stats struct {
 	mu               sync.Mutex
-	Logins           int            `json:"logins"`
-	FailedLogins     int            `json:"failedLogins"`
-	SoapCalls        map[string]int `json:"soapCalls"`
-	FolderGets       int            `json:"folderGets"`
-	FolderBytesSent  int64          `json:"folderBytesSent"`
-	NfcUploads       int            `json:"nfcUploads"`       // PUTs to import leases' disk URLs
-	NfcBytesReceived int64          `json:"nfcBytesReceived"` // their body bytes
-	Snapshots        map[string]int `json:"snapshots"`        // filled in when read
+	Logins           int               `json:"logins"`
+	FailedLogins     int               `json:"failedLogins"`
+	SoapCalls        map[string]int    `json:"soapCalls"`
+	FolderGets       int               `json:"folderGets"`
+	FolderBytesSent  int64             `json:"folderBytesSent"`
+	NfcUploads       int               `json:"nfcUploads"`       // PUTs to import leases' disk URLs
+	NfcBytesReceived int64             `json:"nfcBytesReceived"` // their body bytes
+	NfcDownloads     int               `json:"nfcDownloads"`     // GETs of export leases' disk URLs
+	NfcBytesSent     int64             `json:"nfcBytesSent"`     // their body bytes
+	NfcExportLeases  map[string]string `json:"nfcExportLeases"`  // export lease id -> state (filled in when read)
+	Snapshots        map[string]int    `json:"snapshots"`        // filled in when read
 }
 
 func newStats() *stats { return &stats{SoapCalls: map[string]int{}} }
@@ -112,8 +115,10 @@ func (c *countingWriter) Write(b []byte) (int, error) {
 //	POST /imageport-fake/vm-disk             {"vm", "deviceKey"?, "fileName", "capacityBytes"}
 //	POST /imageport-fake/vm-change-tracking  {"vm", "enabled"}
 //	POST /imageport-fake/folder-delay        {"ms"}: delay before each /folder GET answer
-//	POST /imageport-fake/nfc-delay           {"ms"}: delay before each read (<= 64 KiB) of an NFC upload
+//	POST /imageport-fake/vm-disk-parent      {"vm", "deviceKey"?, "fileName", "parentFileName"}: the disk becomes the delta fileName on parentFileName
+//	POST /imageport-fake/nfc-delay           {"ms"}: delay before each read (<= 64 KiB) of an NFC upload, or each 64 KiB written of an NFC download
 //	POST /imageport-fake/nfc-lease-timeout   {"seconds"}: info.leaseTimeout of leases made from now on (0: vcsim's 300)
+//	POST /imageport-fake/nfc-export-failure  {"leaseError"?, "truncateAfterBytes"?}: what export leases made from now on do ({}: nothing)
 func (f *fake) admin(w http.ResponseWriter, r *http.Request) {
 	if host, _, _ := net.SplitHostPort(r.RemoteAddr); !net.ParseIP(host).IsLoopback() {
 		http.Error(w, "the admin API answers 127.0.0.1 only", http.StatusForbidden)
@@ -128,6 +133,17 @@ func (f *fake) admin(w http.ResponseWriter, r *http.Request) {
 		var req vmDiskRequest
 		if err = json.NewDecoder(r.Body).Decode(&req); err == nil {
 			res, err = setVMDisk(req)
+		}
+	case r.Method == http.MethodPost && r.URL.Path == "/imageport-fake/vm-disk-parent":
+		var req vmDiskParentRequest
+		if err = json.NewDecoder(r.Body).Decode(&req); err == nil {
+			res, err = setVMDiskParent(req)
+		}
+	case r.Method == http.MethodPost && r.URL.Path == "/imageport-fake/nfc-export-failure":
+		var req exportFailure
+		if err = json.NewDecoder(r.Body).Decode(&req); err == nil {
+			f.exports.setFailure(req)
+			res = req
 		}
 	case r.Method == http.MethodPost && r.URL.Path == "/imageport-fake/folder-delay":
 		var req struct {
@@ -178,10 +194,12 @@ func (f *fake) snapshotStats() *stats {
 	f.stats.update(func() {
 		s.Logins, s.FailedLogins, s.FolderGets, s.FolderBytesSent = f.stats.Logins, f.stats.FailedLogins, f.stats.FolderGets, f.stats.FolderBytesSent
 		s.NfcUploads, s.NfcBytesReceived = f.stats.NfcUploads, f.stats.NfcBytesReceived
+		s.NfcDownloads, s.NfcBytesSent = f.stats.NfcDownloads, f.stats.NfcBytesSent
 		for k, v := range f.stats.SoapCalls {
 			s.SoapCalls[k] = v
 		}
 	})
+	s.NfcExportLeases = f.exports.states()
 	s.Snapshots = map[string]int{}
 	for _, e := range simulator.Map.All("VirtualMachine") {
 		s.Snapshots[e.Entity().Name] += 0

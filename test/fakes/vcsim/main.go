@@ -5,7 +5,9 @@
 //     AuthorizationManager queries, and on datastore HTTP (/folder needs a session cookie);
 //   - change block tracking: changeIds on snapshot disks and QueryChangedDiskAreas (cbt.go);
 //   - NFC import leases that store the streamOptimized disk a client uploads (nfc.go);
-//   - a test-only admin API under /imageport-fake/ (admin.go).
+//   - ExportSnapshot and NFC export leases that serve a disk as of a snapshot, and snapshot
+//     chains (a VM disk that is a delta on a parent) set up through the admin API (export.go);
+//   - a test-only admin API under /imageport-fake/ (http.go).
 //
 // It prints one JSON ready line on stdout: {"url":...,"datastoreDir":...,"pid":...}.
 package main
@@ -36,6 +38,7 @@ type fake struct {
 	maxAreas        int
 	folderDelayMs   atomic.Int64
 	leases          leases
+	exports         exportLeases
 	nfcDelayMs      atomic.Int64
 	nfcLeaseTimeout atomic.Int64 // seconds; 0: vcsim's
 }

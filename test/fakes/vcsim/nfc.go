@@ -117,9 +117,13 @@ func (p *importPool) ImportVApp(ctx *simulator.Context, req *types.ImportVApp) s
 	return res
 }
 
-// nfc serves PUT/POST to an import lease's disk URL (/nfc/<lease>/<file>); anything else is vcsim's.
+// nfc serves PUT/POST to an import lease's disk URL (/nfc/<lease>/<file>) and GET of an export
+// lease's (export.go); anything else is vcsim's.
 func (f *fake) nfc(w http.ResponseWriter, r *http.Request, svc *simulator.Service) {
 	parts := strings.Split(strings.TrimPrefix(r.URL.Path, "/nfc/"), "/")
+	if r.Method == http.MethodGet && len(parts) == 2 && f.exportGet(w, r, parts[0], parts[1]) {
+		return
+	}
 	if (r.Method != http.MethodPut && r.Method != http.MethodPost) || len(parts) != 2 {
 		svc.ServeMux.ServeHTTP(w, r)
 		return
