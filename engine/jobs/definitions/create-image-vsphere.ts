@@ -20,7 +20,7 @@ import { EngineError, FieldError, jobFailure } from "../../errors";
 import { copyFromSource, DiskFormat } from "../../disk";
 import { MiB, roundUp } from "../../disk/formats";
 import { VsphereClient, VsphereConnection } from "../../platforms/vsphere/client";
-import { vsphereFailure } from "../../platforms/vsphere/failures";
+import { vsphereCall, vsphereFailure } from "../../platforms/vsphere/failures";
 import { importVm, IMPORT_PRIVILEGES, missingImportPrivileges } from "../../platforms/vsphere/import";
 import { Placement, PlacementFields, resolvePlacement } from "../../platforms/vsphere/placement";
 import { MoRef, SoapFault, text } from "../../platforms/vsphere/soap";
@@ -183,12 +183,12 @@ export async function runVsphereImage(p: VsphereImageParams, ctx: RunContext): P
   let importStarted = false;
   let completed = false;
   try {
-    await call(address, "log in", () => client.login(signal));
+    await vsphereCall(address, "log in", () => client.login(signal));
     const imported = await ctx.step("upload", async (progress) => {
       // Someone may have made a VM of that name while the disk was converted.
       await clearName(client, placement, p.imageName, jobId, signal);
       importStarted = true;
-      return call(address, `import the VM '${p.imageName}'`, () =>
+      return vsphereCall(address, `import the VM '${p.imageName}'`, () =>
         importVm(
           client,
           {
@@ -208,7 +208,7 @@ export async function runVsphereImage(p: VsphereImageParams, ctx: RunContext): P
     });
     vm = imported.vm;
     const taken = await ctx.step("snapshot", () =>
-      call(address, `snapshot the VM '${p.imageName}'`, async () => {
+      vsphereCall(address, `snapshot the VM '${p.imageName}'`, async () => {
         const snapshot = await client.createSnapshot(imported.vm, snapshotName, `Taken by imageport job ${jobId}: the state MCS copies the VM as of.`, signal);
         const [disk] = await client.snapshotDisks(snapshot, signal);
         const instanceUuid = text((await client.properties(imported.vm, ["config.instanceUuid"], signal))["config.instanceUuid"]);
@@ -252,8 +252,8 @@ export async function runVsphereImage(p: VsphereImageParams, ctx: RunContext): P
 async function checkPlacement(client: VsphereClient, p: VsphereImageParams, jobId: string | undefined, signal: AbortSignal): Promise<Placement> {
   const address = client.address;
   const request = { datacenter: p.vsphereDatacenter, datastore: p.vsphereDatastore!, folder: p.vsphereFolder, resourcePool: p.vsphereResourcePool };
-  const where = await call(address, "find where the VM goes", () => resolvePlacement(client, request, PLACEMENT_FIELDS, signal));
-  const missing = await call(address, "check the account's privileges", () => missingImportPrivileges(client, where, signal));
+  const where = await vsphereCall(address, "find where the VM goes", () => resolvePlacement(client, request, PLACEMENT_FIELDS, signal));
+  const missing = await vsphereCall(address, "check the account's privileges", () => missingImportPrivileges(client, where, signal));
   if (missing.length > 0) {
     const role = [...new Set(Object.values(IMPORT_PRIVILEGES).flat())].sort().join(", ");
     throw jobFailure(
@@ -288,7 +288,7 @@ function annotation(jobId: string, sourceId: string, tags: Record<string, string
 /** No other VM may have the name; one an earlier attempt of this job made is destroyed. */
 async function clearName(client: VsphereClient, placement: Placement, name: string, jobId: string | undefined, signal: AbortSignal): Promise<void> {
   const address = client.address;
-  const existing = await call(address, "look for VMs of that name", () => vmsNamed(client, placement.datacenter.ref, name, signal));
+  const existing = await vsphereCall(address, "look for VMs of that name", () => vmsNamed(client, placement.datacenter.ref, name, signal));
   const others = existing.filter((v) => jobId === undefined || !madeByJob(v, jobId));
   if (others.length > 0) {
     throw jobFailure(
@@ -297,7 +297,7 @@ async function clearName(client: VsphereClient, placement: Placement, name: stri
         `Choose another imageName, or remove that VM.`,
     );
   }
-  for (const own of existing) await call(address, `remove the VM '${name}' an earlier attempt of this job made`, () => destroyLeftover(client, own.ref, signal));
+  for (const own of existing) await vsphereCall(address, `remove the VM '${name}' an earlier attempt of this job made`, () => destroyLeftover(client, own.ref, signal));
 }
 
 /** vCenter's answers while a VM is held by a task, e.g. the import lease of an attempt that was killed. */
@@ -336,22 +336,10 @@ async function removeMadeVm(client: VsphereClient, vm: MoRef | undefined, placem
 async function withSession<T>(connection: VsphereConnection, signal: AbortSignal, fn: (client: VsphereClient) => Promise<T>): Promise<T> {
   const client = new VsphereClient(connection);
   try {
-    await call(client.address, "log in", () => client.login(signal));
+    await vsphereCall(client.address, "log in", () => client.login(signal));
     return await fn(client);
   } finally {
     await client.logout();
   }
 }
 
-/** vSphere errors as coded failures; a name taken meanwhile (DuplicateName) is OUTPUT_EXISTS. */
-async function call<T>(address: string, what: string, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (error) {
-    if (error instanceof EngineError) throw error;
-    if (error instanceof SoapFault && error.faultName === "DuplicateName") {
-      throw jobFailure("OUTPUT_EXISTS", `vCenter ${address} could not ${what}: the name is taken (${error.message}). Choose another imageName.`, error);
-    }
-    throw vsphereFailure(what, address, error);
-  }
-}

@@ -7,6 +7,15 @@ import { SoapFault, text, XmlNode } from "./soap";
 
 const NETWORK = /^(ECONNREFUSED|ECONNRESET|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ECONNABORTED|EPIPE|ERR_SOCKET_CLOSED)$/;
 
+/** Runs one step against vCenter; a failure becomes a coded engine error naming what was being done. */
+export async function vsphereCall<T>(address: string, what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    throw vsphereFailure(what, address, error);
+  }
+}
+
 export function vsphereFailure(what: string, address: string, error: unknown): EngineError {
   if (error instanceof EngineError) return error;
   const cause = (error as { cause?: unknown })?.cause;
@@ -41,6 +50,8 @@ function faultFailure(what: string, address: string, fault: SoapFault): EngineEr
         fault,
       );
     }
+    case "DuplicateName":
+      return jobFailure("OUTPUT_EXISTS", `vCenter ${address} could not ${what}: the name is taken (${firstLine(fault.message)}). Choose another name (imageName).`, fault);
     case "ManagedObjectNotFound":
       return jobFailure("PLATFORM_NOT_FOUND", `vCenter ${address} could not ${what}: the object no longer exists (ManagedObjectNotFound).`, fault);
     default:

@@ -6,6 +6,6 @@ export { normalizeFingerprint } from "./tls";
 export type { VsphereTlsOptions } from "./tls";
 export { checkVmDiskAccess, openVmDiskAtSnapshot, snapshotNameFor, SNAPSHOT_PRIVILEGES, DATASTORE_PRIVILEGES, CBT_PRIVILEGE, EXPORT_PRIVILEGE } from "./snapshot-reader";
 export type { OpenedVmDisk, VmSelector, VsphereDiskRequest } from "./snapshot-reader";
-export { vsphereFailure } from "./failures";
+export { vsphereCall, vsphereFailure } from "./failures";
 export { listVirtualMachines } from "./inventory";
 export type { VirtualMachineEntry } from "./inventory";

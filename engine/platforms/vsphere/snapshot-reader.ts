@@ -19,7 +19,7 @@ import { VirtualDiskInfo, VmSummary, VsphereClient, VsphereConnection } from "./
 import { DatastoreFiles, formatDatastorePath, parseDatastorePath } from "./datastore";
 import { openVsphereDisk } from "./disk-source";
 import { downloadSnapshotDisk } from "./export-lease";
-import { vsphereFailure } from "./failures";
+import { vsphereCall, vsphereFailure } from "./failures";
 import { classifyDescriptor } from "./vmdk-descriptor";
 import { MoRef, text, toMoRef } from "./soap";
 
@@ -102,28 +102,28 @@ export async function openVmDiskAtSnapshot(request: VsphereDiskRequest, options:
     }
   };
   try {
-    await call(address, "log in", () => client.login(signal));
-    vm = await call(address, "find the VM", () => findVm(client, request.vm, signal));
+    await vsphereCall(address, "log in", () => client.login(signal));
+    vm = await vsphereCall(address, "find the VM", () => findVm(client, request.vm, signal));
     const disk = pickDisk(vm, request.disk, address);
-    const files = new DatastoreFiles(client.transport, await call(address, "find the VM's datacenter", () => client.datacenterPath(vm!.ref, signal)), address);
+    const files = new DatastoreFiles(client.transport, await vsphereCall(address, "find the VM's datacenter", () => client.datacenterPath(vm!.ref, signal)), address);
     const checked = await checkPrivileges(client, vm, disk, address, signal);
     // An earlier attempt of this job (before an engine restart) may have left its snapshot.
-    for (const stale of (await call(address, "list the VM's snapshots", () => client.snapshots(vm!.ref, signal))).filter((s) => s.name === snapshotName)) {
-      await call(address, "remove the snapshot an earlier attempt left", () => client.removeSnapshot(stale.ref, signal));
+    for (const stale of (await vsphereCall(address, "list the VM's snapshots", () => client.snapshots(vm!.ref, signal))).filter((s) => s.name === snapshotName)) {
+      await vsphereCall(address, "remove the snapshot an earlier attempt left", () => client.removeSnapshot(stale.ref, signal));
     }
-    snapshot = await call(address, `snapshot VM '${vm.name}'`, () =>
+    snapshot = await vsphereCall(address, `snapshot VM '${vm.name}'`, () =>
       client.createSnapshot(vm!.ref, snapshotName, `Taken by imageport job ${jobId} to read the disk consistently; removed when the job ends.`, signal),
     );
     options.onSnapshot?.(snapshotName);
-    const atSnapshot = (await call(address, "read the snapshot's disks", () => client.snapshotDisks(snapshot!, signal))).find((d) => d.key === disk.key);
+    const atSnapshot = (await vsphereCall(address, "read the snapshot's disks", () => client.snapshotDisks(snapshot!, signal))).find((d) => d.key === disk.key);
     if (!atSnapshot) throw jobFailure("PLATFORM_REQUEST_FAILED", `The snapshot of VM '${vm.name}' does not list the disk '${disk.label}' (key ${disk.key}).`);
     const file = parseDatastorePath(atSnapshot.fileName);
     if (!file) throw jobFailure("SOURCE_DISK_UNREADABLE", `The disk '${disk.label}' of VM '${vm.name}' has the backing '${atSnapshot.fileName}', which is not a datastore path.`);
     // A chain is read through an export lease; a flat disk's descriptor is read once, here.
-    const descriptor = atSnapshot.hasParent ? undefined : await call(address, `open ${formatDatastorePath(file)}`, () => files.readSmall(file, DESCRIPTOR_LIMIT, signal));
+    const descriptor = atSnapshot.hasParent ? undefined : await vsphereCall(address, `open ${formatDatastorePath(file)}`, () => files.readSmall(file, DESCRIPTOR_LIMIT, signal));
     if (descriptor === undefined || classifyDescriptor(descriptor) === "delta") {
       if (!checked.exportChecked) await requirePrivileges(client, vm, [EXPORT_PRIVILEGE], address, signal);
-      const download = await call(address, `export the disk '${disk.label}' of VM '${vm.name}' as of the snapshot`, () =>
+      const download = await vsphereCall(address, `export the disk '${disk.label}' of VM '${vm.name}' as of the snapshot`, () =>
         downloadSnapshotDisk(client, { snapshot: snapshot!, vmName: vm!.name, disk: atSnapshot, workDir: options.workDir, signal, onProgress: options.onProgress }),
       );
       try {
@@ -159,7 +159,7 @@ export async function openVmDiskAtSnapshot(request: VsphereDiskRequest, options:
         `VM '${vm.name}' tracks changed blocks, but the snapshot gave no changeId or the account lacks ${CBT_PRIVILEGE}: the whole disk is read and its zero blocks skipped.`,
       );
     }
-    const source = await call(address, `open ${formatDatastorePath(file)}`, () =>
+    const source = await vsphereCall(address, `open ${formatDatastorePath(file)}`, () =>
       openVsphereDisk(client, files, { vm: vm!.ref, snapshot: snapshot!, deviceKey: disk.key, file, capacityBytes: atSnapshot.capacityBytes, changeTracking }, signal, descriptor),
     );
     const wrapped: DiskSource = {
@@ -168,8 +168,8 @@ export async function openVmDiskAtSnapshot(request: VsphereDiskRequest, options:
       get bytesRead() {
         return source.bytesRead;
       },
-      dataRanges: (s) => call(address, "ask for the disk's allocated areas", () => source.dataRanges(s)),
-      read: (offset, length, s) => call(address, "read the disk", () => source.read(offset, length, s)),
+      dataRanges: (s) => vsphereCall(address, "ask for the disk's allocated areas", () => source.dataRanges(s)),
+      read: (offset, length, s) => vsphereCall(address, "read the disk", () => source.read(offset, length, s)),
       close,
     };
     return { source: wrapped, vm, disk: atSnapshot, snapshotName, close };
@@ -188,22 +188,14 @@ export async function checkVmDiskAccess(request: VsphereDiskRequest, signal: Abo
   const client = new VsphereClient(request.connection);
   const address = client.address;
   try {
-    await call(address, "log in", () => client.login(signal));
-    const vm = await call(address, "find the VM", () => findVm(client, request.vm, signal));
+    await vsphereCall(address, "log in", () => client.login(signal));
+    const vm = await vsphereCall(address, "find the VM", () => findVm(client, request.vm, signal));
     const disk = pickDisk(vm, request.disk, address);
     await checkPrivileges(client, vm, disk, address, signal);
     const optionalMissing = vm.changeTrackingEnabled && !(await canReadChangedAreas(client, vm, signal)) ? [CBT_PRIVILEGE] : [];
     return { vm: vm.name, disk: disk.label, optionalMissing };
   } finally {
     await client.logout();
-  }
-}
-
-async function call<T>(address: string, what: string, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (error) {
-    throw vsphereFailure(what, address, error);
   }
 }
 
@@ -265,20 +257,20 @@ async function checkPrivileges(
   address: string,
   signal: AbortSignal,
 ): Promise<{ exportChecked: boolean }> {
-  const missing = await call(address, "check the account's privileges", () => client.missingPrivileges(vm.ref, SNAPSHOT_PRIVILEGES, signal));
-  const datastore = await call(address, "find the disk's datastore", () => datastoreOf(client, vm, disk, signal));
-  if (datastore) missing.push(...(await call(address, "check the account's privileges", () => client.missingPrivileges(datastore, DATASTORE_PRIVILEGES, signal))));
+  const missing = await vsphereCall(address, "check the account's privileges", () => client.missingPrivileges(vm.ref, SNAPSHOT_PRIVILEGES, signal));
+  const datastore = await vsphereCall(address, "find the disk's datastore", () => datastoreOf(client, vm, disk, signal));
+  if (datastore) missing.push(...(await vsphereCall(address, "check the account's privileges", () => client.missingPrivileges(datastore, DATASTORE_PRIVILEGES, signal))));
   // The current disk tells whether the snapshot's will be a delta: vCenter reports a delta's
   // parent, and a chain stays a chain. (A descriptor that says so without a parent in the
   // backing is caught after the snapshot, and VApp.Export checked then.)
   const viaLease = disk.hasParent;
-  if (viaLease) missing.push(...(await call(address, "check the account's privileges", () => client.missingPrivileges(vm.ref, [EXPORT_PRIVILEGE], signal))));
+  if (viaLease) missing.push(...(await vsphereCall(address, "check the account's privileges", () => client.missingPrivileges(vm.ref, [EXPORT_PRIVILEGE], signal))));
   if (missing.length > 0) throw accessDenied(vm, missing, viaLease);
   return { exportChecked: viaLease };
 }
 
 async function requirePrivileges(client: VsphereClient, vm: VmSummary, onVm: string[], address: string, signal: AbortSignal): Promise<void> {
-  const missing = await call(address, "check the account's privileges", () => client.missingPrivileges(vm.ref, onVm, signal));
+  const missing = await vsphereCall(address, "check the account's privileges", () => client.missingPrivileges(vm.ref, onVm, signal));
   if (missing.length > 0) throw accessDenied(vm, missing, true);
 }
 
@@ -294,7 +286,7 @@ function accessDenied(vm: VmSummary, missing: string[], viaLease: boolean) {
 
 
 async function canReadChangedAreas(client: VsphereClient, vm: VmSummary, signal: AbortSignal): Promise<boolean> {
-  return (await call(client.address, "check the account's privileges", () => client.missingPrivileges(vm.ref, [CBT_PRIVILEGE], signal))).length === 0;
+  return (await vsphereCall(client.address, "check the account's privileges", () => client.missingPrivileges(vm.ref, [CBT_PRIVILEGE], signal))).length === 0;
 }
 
 async function datastoreOf(client: VsphereClient, vm: VmSummary, disk: VirtualDiskInfo, signal: AbortSignal): Promise<MoRef | undefined> {
