@@ -6,7 +6,7 @@
 
 import * as assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { openSync, readSync, closeSync, statSync, truncateSync, existsSync, readdirSync } from "node:fs";
+import { readFileSync, openSync, readSync, closeSync, statSync, truncateSync, existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { Job } from "../../client/jobs";
 import { makeGuestDisk, GuestDisk } from "../helpers/guest-disk";
@@ -200,6 +200,8 @@ describe("$export from vSphere reads the VM's disk as of a snapshot", function (
       await failsWith(exportBody({ vsphereCredentialId: "vc-wrong" }), "PLATFORM_ACCESS_DENIED", /InvalidLogin.*vsphereCredentialId/);
       const job = (await world.engine.api("GET", "/ips/jobs?pageSize=1")).text;
       assert.ok(!job.includes("not-the-password") && !job.includes(PASSWORD), "no password in the job");
+      const log = readFileSync(join(world.engine.dataDir, "logs", "imageportd.log"), "utf8");
+      assert.ok(log.length > 0 && !log.includes("not-the-password") && !log.includes(PASSWORD), "no password in the engine's log");
     });
 
     it("an unknown VM is SOURCE_DISK_NOT_FOUND naming the field", async () => {
