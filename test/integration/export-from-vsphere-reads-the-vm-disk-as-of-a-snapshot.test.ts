@@ -6,7 +6,7 @@
 
 import * as assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { readFileSync, openSync, readSync, closeSync, statSync, truncateSync, existsSync, readdirSync } from "node:fs";
+import { readFileSync, renameSync, openSync, readSync, closeSync, statSync, truncateSync, existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { Job } from "../../client/jobs";
 import { makeGuestDisk, GuestDisk } from "../helpers/guest-disk";
@@ -230,6 +230,18 @@ describe("$export from vSphere reads the VM's disk as of a snapshot", function (
       assert.equal(none.status, 400);
       assert.match(JSON.stringify(none.json), /inputStorageLocation.*vsphereHost/);
     });
+  });
+
+  it("a disk whose file is missing from the datastore fails with SOURCE_DISK_NOT_FOUND naming it, and removes its snapshot", async () => {
+    renameSync(untracked.descriptorPath, `${untracked.descriptorPath}.away`);
+    try {
+      const job = await world.run("export", exportBody({ sourceVmName: OTHER_VM }));
+      assert.equal(job.error?.code, "SOURCE_DISK_NOT_FOUND", job.error?.message);
+      assert.match(job.error!.message, /\[LocalDS_0\] DC0_H0_VM1\/disk1\.vmdk/);
+      assert.equal(await snapshotsOf(OTHER_VM), 0);
+    } finally {
+      renameSync(`${untracked.descriptorPath}.away`, untracked.descriptorPath);
+    }
   });
 
   it("a disk shorter than its descriptor fails mid-read with SOURCE_DISK_UNREADABLE, removes its snapshot and writes nothing", async () => {
