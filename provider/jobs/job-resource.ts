@@ -66,6 +66,10 @@ export function jobResource(spec: JobResourceSpec): ResourceHandler {
   const requestKeys = (resourceSpec(spec.token)?.inputs ?? []).filter((k) => !localKeys.includes(k));
   const withDerived = (props: PropertyMap) => compact({ ...props, ...spec.derived?.(props) });
   const localInputs = (from: PropertyMap) => Object.fromEntries(localKeys.map((k) => [k, from[k]]));
+  // Request fields that update in place (overwriteOutput, vCenter's credential and TLS settings):
+  // the job keeps the value it was made with, the program's later one is the resource's.
+  const replacing = resourceSpec(spec.token)?.replaceOnChanges ?? new Set<string>();
+  const inPlaceInputs = (from: PropertyMap) => Object.fromEntries(requestKeys.filter((k) => !replacing.has(k) && from[k] !== undefined).map((k) => [k, from[k]]));
 
   /** Outputs of a finished (or still running) job: the inputs, the job's state and its artifacts. */
   function outputsOf(inputs: PropertyMap, job: Job, sizeBytes?: number): PropertyMap {
@@ -191,7 +195,7 @@ export function jobResource(spec: JobResourceSpec): ResourceHandler {
         throw new Error(`job ${id} is a ${job.type} job, not ${spec.jobTypes.map((t) => `a ${t}`).join(" or ")} job; import the resource type that made it`);
       }
       const known = Object.keys(inputs).length ? inputs : state;
-      const readInputs = compact({ ...inputsFromParameters(job.parameters, requestKeys), ...localInputs(known) });
+      const readInputs = compact({ ...inputsFromParameters(job.parameters, requestKeys), ...inPlaceInputs(known), ...localInputs(known) });
       if (job.status !== "complete") return { id, inputs: readInputs, outputs: outputsOf(readInputs, job) };
       const found = await inspect(id, ctx);
       if (!found.present) return undefined; // removed out of band: the resource is gone

@@ -80,9 +80,28 @@ describe("a master VM on vCenter through the whole Pulumi lifecycle", function (
     assert.ok(!state.includes("vc-e2e-pass"), "the vCenter password is not in the state in plain text");
   });
 
+  /** Jobs that move or make disks (not the listing and inspect jobs refresh and invokes run). */
+  async function workJobs(): Promise<number> {
+    let n = 0;
+    for await (const job of engine.client().jobs.listAll()) if (["export", "prepare", "upload", "createImage"].includes(job.type)) n++;
+    return n;
+  }
+
   it("previews and refreshes without changes", async () => {
     await project.ok(["preview", "--expect-no-changes"]);
     await project.ok(["refresh", "--yes", "--expect-no-changes"]);
+  });
+
+  it("a new way to trust vCenter (the SHA-1 pin for the SHA-256 one) updates in place, and refresh keeps it", async () => {
+    await project.setConfig({ "vsphere:fingerprint": { value: vcsim.sha1Fingerprint } });
+    const preview = await project.ok(["preview", "--diff"]);
+    assert.doesNotMatch(preview.output, /to replace/, "no export is made again for a TLS setting");
+    assert.match(preview.output, /to update/);
+    const before = await workJobs();
+    await project.ok(["up", "--yes"]);
+    await project.ok(["refresh", "--yes", "--expect-no-changes"]);
+    await project.ok(["preview", "--expect-no-changes"]);
+    assert.equal(await workJobs(), before, "no export, prepare, upload or image job ran again");
   });
 
   it("destroy removes the exports, the AMI and its snapshot, the master VM made on vSphere, and leaves the source VM as it was", async () => {
