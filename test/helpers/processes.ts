@@ -16,6 +16,17 @@ export function processesMatching(needle: string): number[] {
   return found;
 }
 
+/** Live (non-zombie) qemu-img processes whose command line mentions `needle` (not their setpriv wrappers). */
+export function qemuImgPids(needle: string): number[] {
+  return processesMatching(needle).filter((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")[0]?.endsWith("qemu-img") ?? false;
+    } catch {
+      return false; // exited while we looked
+    }
+  });
+}
+
 /** Polls `check` every 50 ms until it returns a value, or throws after `ms`. */
 export async function eventually<T>(what: string, ms: number, check: () => T | undefined | Promise<T | undefined>): Promise<T> {
   const deadline = Date.now() + ms;

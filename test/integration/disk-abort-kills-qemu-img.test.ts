@@ -1,37 +1,11 @@
 import assert from "node:assert/strict";
-import { promises as fs, readdirSync, readFileSync } from "node:fs";
+import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { convertAndVerify, convertDisk } from "../../engine/disk";
 import { makeSparseDisk, tempDir } from "../helpers/disks";
+import { eventually, qemuImgPids } from "../helpers/processes";
 
 const MiB = 1024 * 1024;
-
-/** Live (non-zombie) qemu-img processes whose command line mentions `needle`. */
-function qemuImgPids(needle: string): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const cmdline = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0");
-      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-      const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
-      if (cmdline[0]?.endsWith("qemu-img") && cmdline.some((a) => a.includes(needle)) && state !== "Z") pids.push(Number(entry));
-    } catch {
-      // the process ended while we looked
-    }
-  }
-  return pids;
-}
-
-async function waitFor<T>(probe: () => T | undefined, ms: number): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined) return value;
-    if (Date.now() > end) throw new Error("condition not reached in time");
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe("disk: aborting a conversion kills qemu-img and rejects with the abort reason", function () {
   let tmp: { dir: string; remove(): Promise<void> };
@@ -56,10 +30,10 @@ describe("disk: aborting a conversion kills qemu-img and rejects with the abort 
       onProgress: (f) => (progressed ||= f > 0),
     });
     const outcome = run.then(() => "resolved", (e: unknown) => e);
-    const [pid] = await waitFor(() => {
+    const [pid] = await eventually("qemu-img to run", 10_000, () => {
       const pids = qemuImgPids(target);
       return pids.length > 0 && progressed ? pids : undefined;
-    }, 10_000);
+    });
     const reason = new Error("user cancelled the job");
     const aborted = Date.now();
     ac.abort(reason);
@@ -80,7 +54,7 @@ describe("disk: aborting a conversion kills qemu-img and rejects with the abort 
       signal: ac.signal,
     });
     const outcome = run.then(() => "resolved", (e: unknown) => e);
-    await waitFor(() => (qemuImgPids(target).length > 0 ? true : undefined), 10_000);
+    await eventually("qemu-img to run", 10_000, () => (qemuImgPids(target).length > 0 ? true : undefined));
     const reason = new Error("engine shutting down");
     const aborted = Date.now();
     ac.abort(reason);

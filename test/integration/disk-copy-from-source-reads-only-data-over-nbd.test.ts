@@ -8,12 +8,13 @@
 
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { createReadStream, promises as fs, readdirSync, readFileSync } from "node:fs";
+import { createReadStream, promises as fs } from "node:fs";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import { BlockDigest, copyFromSource, DataRange, DiskSource, openImageSource } from "../../engine/disk";
 import { EngineError, jobFailure } from "../../engine/errors";
 import { makeSparseDisk, qemuCompare, tempDir, TestDiskFormat } from "../helpers/disks";
+import { eventually, qemuImgPids } from "../helpers/processes";
 
 const run = promisify(execFile);
 const KiB = 1024;
@@ -93,33 +94,6 @@ async function rawBlockDigest(file: string, format: TestDiskFormat, size: number
     return digest.digest();
   } finally {
     await fs.rm(raw, { force: true });
-  }
-}
-
-/** Live qemu-img processes whose command line mentions `needle`. */
-function qemuImgPids(needle: string): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const cmdline = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0");
-      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-      const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
-      if (cmdline[0]?.endsWith("qemu-img") && cmdline.some((a) => a.includes(needle)) && state !== "Z") pids.push(Number(entry));
-    } catch {
-      // the process ended while we looked
-    }
-  }
-  return pids;
-}
-
-async function waitFor<T>(probe: () => T | undefined, ms: number): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined) return value;
-    if (Date.now() > end) throw new Error("condition not reached in time");
-    await new Promise((r) => setTimeout(r, 20));
   }
 }
 
@@ -243,10 +217,10 @@ describe("disk: copyFromSource copies any DiskSource over NBD, reading only its 
         () => "resolved",
         (e: unknown) => e,
       );
-      const [pid] = await waitFor(() => {
+      const [pid] = await eventually("qemu-img to run", 20_000, () => {
         const pids = qemuImgPids(work);
         return pids.length > 0 && source.reads.length > 0 ? pids : undefined;
-      }, 20_000);
+      });
       const [socketDir] = await socketDirs(work);
       assert.ok(socketDir, "the export's socket directory exists while copying");
       const reason = new Error("user cancelled the job");
