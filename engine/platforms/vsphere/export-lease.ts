@@ -28,7 +28,7 @@ import { pipeline } from "node:stream/promises";
 import { Transform } from "node:stream";
 import { EngineError, jobFailure } from "../../errors";
 import { VirtualDiskInfo, VsphereClient } from "./client";
-import { deviceTarget, DeviceTarget, LeaseInfo, progress, waitForLease } from "./import";
+import { deviceRequestOptions, deviceTarget, DeviceTarget, LeaseInfo, progress, waitForLease } from "./import";
 import { asArray, MoRef, SoapFault, text, toMoRef, XmlNode } from "./soap";
 
 /** A download that moves no byte for this long has failed. */
@@ -140,16 +140,7 @@ async function getFile(target: DeviceTarget, file: string, signal: AbortSignal, 
   try {
     await new Promise<void>((resolve, reject) => {
       const request = https.request(
-        {
-          protocol: "https:",
-          hostname: target.url.hostname.replace(/^\[|\]$/g, ""),
-          port: Number(target.url.port || 443),
-          path: target.url.pathname + target.url.search,
-          method: "GET",
-          agent: target.agent,
-          signal,
-          headers: { ...(target.cookie ? { cookie: target.cookie } : {}) },
-        },
+        deviceRequestOptions(target, "GET", signal),
         (response) => {
           const status = response.statusCode ?? 0;
           if (status < 200 || status >= 300) {

@@ -214,26 +214,27 @@ export function deviceTarget(client: VsphereClient, raw: string, thumbprint: str
   return { url, agent: vsphereAgent(address, thumbprint ? { fingerprint: thumbprint } : tls), own: true };
 }
 
+/** The request options for a lease's device URL: its host, the agent that trusts it, vCenter's session only for vCenter itself. */
+export function deviceRequestOptions(target: DeviceTarget, method: "GET" | "PUT", signal: AbortSignal, headers: Record<string, string> = {}): https.RequestOptions {
+  return {
+    protocol: "https:",
+    hostname: target.url.hostname.replace(/^\[|\]$/g, ""),
+    port: Number(target.url.port || 443),
+    path: target.url.pathname + target.url.search,
+    method,
+    agent: target.agent,
+    signal,
+    headers: { ...headers, ...(target.cookie ? { cookie: target.cookie } : {}) },
+  };
+}
+
 /** PUT the file, streaming; `onSent` with the bytes handed to the socket so far. */
 async function putFile(target: DeviceTarget, file: string, size: number, signal: AbortSignal, onSent: (bytes: number) => void): Promise<void> {
   try {
     await new Promise<void>((resolve, reject) => {
       const body = createReadStream(file);
       const request = https.request(
-        {
-          protocol: "https:",
-          hostname: target.url.hostname.replace(/^\[|\]$/g, ""),
-          port: Number(target.url.port || 443),
-          path: target.url.pathname + target.url.search,
-          method: "PUT",
-          agent: target.agent,
-          signal,
-          headers: {
-            "content-type": "application/x-vnd.vmware-streamVmdk",
-            "content-length": String(size),
-            ...(target.cookie ? { cookie: target.cookie } : {}),
-          },
-        },
+        deviceRequestOptions(target, "PUT", signal, { "content-type": "application/x-vnd.vmware-streamVmdk", "content-length": String(size) }),
         (response) => {
           const chunks: Buffer[] = [];
           let kept = 0;
