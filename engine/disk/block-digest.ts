@@ -10,6 +10,7 @@
 import { createHash, Hash } from "node:crypto";
 import { jobFailure } from "../errors";
 import { firstRangeEndingAfter } from "./data-ranges";
+import { hashBlockOffThread } from "./hash-workers";
 import { DataRange } from "./source";
 
 export const DIGEST_BLOCK = 1024 * 1024;
@@ -27,14 +28,6 @@ function addBlock(outer: Hash, index: number, blockHash: Buffer): void {
   const at = Buffer.alloc(8);
   at.writeBigUInt64BE(BigInt(index));
   outer.update(at).update(blockHash);
-}
-
-function isZero(buf: Buffer): boolean {
-  for (let at = 0; at < buf.length; at += DIGEST_BLOCK) {
-    const part = buf.subarray(at, Math.min(buf.length, at + DIGEST_BLOCK));
-    if (!part.equals(ZEROS.subarray(0, part.length))) return false;
-  }
-  return true;
 }
 
 export class BlockDigest {
@@ -118,15 +111,28 @@ interface PartialBlock {
  * BlockDigest for content that arrives as (offset, data) pieces in any order, given the data
  * ranges of the content (every byte outside them is zero and never needs to arrive). Bytes of
  * a piece outside the data ranges are ignored, and so are pieces of blocks already complete,
- * so a range read twice counts once. Memory: one block buffer per block partly received
- * (whole blocks arriving in one piece are hashed without a copy), plus 32 bytes per completed
- * block that waits for an earlier one; both stay small when pieces arrive roughly in order.
+ * so a range read twice counts once. Completed blocks are hashed on the hashing threads
+ * (hash-workers.ts), never on the event loop. Memory: one block buffer per block partly
+ * received, the blocks being hashed (`add` returns a promise to wait on while more than
+ * HASHING_LIMIT bytes are), and 32 bytes per completed block that waits for an earlier one.
  */
+/** Bytes of blocks handed to the hashing threads beyond which `add` asks its caller to wait. */
+export const HASHING_LIMIT = 32 * 1024 * 1024;
+
+/** sha256 of a block, or null when it is all zeros. */
+export type BlockHasher = (data: Uint8Array) => Promise<Buffer | null>;
+
 export class SparseBlockDigest {
   private readonly outer: Hash;
+  private hashing = 0;
+  private readonly inFlight = new Set<Promise<void>>();
+  private failure: { error: unknown } | undefined;
+  private drained: { promise: Promise<void>; resolve(): void } | undefined;
   private readonly partial = new Map<number, PartialBlock>();
   /** Completed blocks not yet added to `outer`: their hash, or null when all zero. */
   private readonly done = new Map<number, Buffer | null>();
+  /** Blocks complete and being hashed. */
+  private readonly pendingBlocks = new Set<number>();
   /** The next block (in index order) that holds data ranges and is not yet added, or undefined. */
   private cursor: number | undefined;
   private rangeAt = 0;
@@ -134,6 +140,7 @@ export class SparseBlockDigest {
   constructor(
     private readonly size: number,
     private readonly ranges: readonly DataRange[],
+    private readonly hashBlock: BlockHasher = hashBlockOffThread,
   ) {
     const last = ranges[ranges.length - 1];
     if (last && last.start + last.length > size) {
@@ -143,11 +150,14 @@ export class SparseBlockDigest {
     this.cursor = this.firstDataBlockFrom(0);
   }
 
-  /** `data` is the content at guest `offset`. */
-  add(offset: number, data: Buffer): void {
+  /**
+   * `data` is the content at guest `offset` (copied where needed: the caller keeps it). Returns
+   * a promise when the hashing threads are behind; wait on it before adding much more.
+   */
+  add(offset: number, data: Buffer): Promise<void> | undefined {
     const end = Math.min(this.size, offset + data.length);
     for (let block = Math.floor(offset / DIGEST_BLOCK); block * DIGEST_BLOCK < end; block++) {
-      if (this.cursor === undefined || block < this.cursor || this.done.has(block)) continue;
+      if (this.cursor === undefined || block < this.cursor || this.done.has(block) || this.pendingBlocks.has(block)) continue;
       const blockStart = block * DIGEST_BLOCK;
       const blockEnd = Math.min(this.size, blockStart + DIGEST_BLOCK);
       const from = Math.max(offset, blockStart);
@@ -158,8 +168,7 @@ export class SparseBlockDigest {
         if (need === 0) continue;
         if (need === blockEnd - blockStart && from === blockStart && to === blockEnd) {
           // The whole block, all data, in one piece: hash it where it lies.
-          const bytes = data.subarray(from - offset, to - offset);
-          this.complete(block, isZero(bytes) ? null : createHash("sha256").update(bytes).digest());
+          this.startHash(block, data.subarray(from - offset, to - offset));
           continue;
         }
         entry = { buf: Buffer.alloc(blockEnd - blockStart), got: [], gotBytes: 0, need };
@@ -175,13 +184,16 @@ export class SparseBlockDigest {
       }
       if (entry.gotBytes === entry.need) {
         this.partial.delete(block);
-        this.complete(block, isZero(entry.buf) ? null : createHash("sha256").update(entry.buf).digest());
+        this.startHash(block, entry.buf);
       }
     }
+    return this.hashing > HASHING_LIMIT ? this.whenDrained() : undefined;
   }
 
   /** Hex digest, equal to BlockDigest's for the same content; fails if any data byte never arrived. */
-  digest(): string {
+  async digest(): Promise<string> {
+    while (this.inFlight.size > 0) await Promise.all(this.inFlight);
+    if (this.failure) throw this.failure.error;
     if (this.cursor !== undefined) {
       const missing = this.firstMissing(this.cursor);
       throw jobFailure(
@@ -192,6 +204,35 @@ export class SparseBlockDigest {
       );
     }
     return this.outer.digest("hex");
+  }
+
+  private startHash(block: number, bytes: Uint8Array): void {
+    // Marked done-to-be at once, so a piece of the same block arriving again is ignored.
+    this.pendingBlocks.add(block);
+    this.hashing += bytes.length;
+    const length = bytes.length;
+    const task = this.hashBlock(bytes).then(
+      (hash) => this.complete(block, hash),
+      (error: unknown) => void (this.failure ??= { error }),
+    ).finally(() => {
+      this.pendingBlocks.delete(block);
+      this.inFlight.delete(task);
+      this.hashing -= length;
+      if (this.hashing <= HASHING_LIMIT && this.drained) {
+        this.drained.resolve();
+        this.drained = undefined;
+      }
+    });
+    this.inFlight.add(task);
+  }
+
+  private whenDrained(): Promise<void> {
+    if (!this.drained) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => (resolve = r));
+      this.drained = { promise, resolve };
+    }
+    return this.drained.promise;
   }
 
   private complete(block: number, hash: Buffer | null): void {

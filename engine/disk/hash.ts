@@ -2,10 +2,12 @@
 // extent map proves that is exact; otherwise lets qemu-img expand it to a sparse raw file in the
 // work directory and hashes that (qemu 7.2 gives no file offsets for streamOptimized vmdk or
 // compressed qcow2 clusters; see image-source.ts).
+// The reading and hashing run on a thread of their own (hash-workers.ts).
 
 import { jobFailure } from "../errors";
 import { DiskFormat } from "./formats";
-import { digestMappedFile, DigestWanted, DiskDigest } from "./hash-mapped-file";
+import { DigestWanted, DiskDigest } from "./hash-mapped-file";
+import { digestFileOffThread } from "./hash-workers";
 import { openMappedImage } from "./image-source";
 import { ImageDetails, inspectImage } from "./inspect";
 import { forwardProgress, phase, ProgressCallback } from "./progress";
@@ -41,7 +43,7 @@ export async function digestImage(image: ImageDetails, want: DigestWanted, optio
   const report = forwardProgress(options.onProgress);
   const mapped = await openMappedImage(image, { workDir, signal, purpose: "hashing", onProgress: phase(report, 0, 0.5) });
   try {
-    return await digestMappedFile(mapped.path, mapped.extents, size, {
+    return await digestFileOffThread(mapped.path, mapped.extents, size, {
       want,
       signal,
       onProgress: mapped.expanded ? phase(report, 0.5, 1) : report,

@@ -14,7 +14,7 @@ import { directlyReadable } from "./hash-mapped-file";
 import { ImageDetails, inspectImage } from "./inspect";
 import { ProgressCallback, qemuProgressParser } from "./progress";
 import { qemuImg, toDiskToolFailure } from "./qemu-img";
-import { DataRange, DiskSource } from "./source";
+import { DataRange, DiskSource, LocalImageFile } from "./source";
 
 /** A file in which every byte of a disk is found through `extents` (they satisfy directlyReadable). */
 export interface MappedImage {
@@ -85,7 +85,7 @@ export async function openImageSource(path: string, format: DiskFormat, workDir:
   const mapped = await openMappedImage(image, { workDir, signal, purpose: "reading" });
   try {
     const file = await fs.open(mapped.path, "r");
-    return new MappedFileSource(path, mapped, file);
+    return new MappedFileSource(path, mapped, file, { path: mapped.path, format: mapped.expanded ? "raw" : format, extents: mapped.extents });
   } catch (error) {
     await mapped.release();
     throw error;
@@ -103,6 +103,7 @@ class MappedFileSource implements DiskSource {
     readonly name: string,
     private readonly mapped: MappedImage,
     private readonly file: fs.FileHandle,
+    readonly localFile: LocalImageFile,
   ) {
     this.virtualSize = mapped.virtualSize;
     // The extents that hold bytes to read, merged where they touch in guest and file offsets.

@@ -1,6 +1,6 @@
 // engine/disk: the engine's disk data path on top of qemu-img (formats, inspection, extent
-// maps, hashing, conversion with verification, disk sources and the copier that serves them
-// to qemu-img over NBD). Re-exports only.
+// maps, hashing on hashing threads, conversion, disk sources and the one copier that verifies
+// what it writes). Re-exports only.
 
 export { DISK_FORMATS, TARGET_SUBFORMATS, formatFromFilename, isDiskFormat, qemuDriver } from "./formats";
 export type { DiskFormat } from "./formats";
@@ -14,16 +14,15 @@ export { hashDisk } from "./hash";
 export type { HashOptions } from "./hash";
 export { convertDisk, convertInto, targetVirtualSize, resolveSubformat } from "./convert";
 export type { ConvertInput, ConvertIntoOptions, ConvertOptions, ConvertResult, DiskRef, SizedSource, TargetRef } from "./convert";
-export { convertAndVerify } from "./convert-and-verify";
-export type { ConvertAndVerifyOptions, VerifiedOutput } from "./convert-and-verify";
 export type { ProgressCallback } from "./progress";
-export type { DataRange, DiskSource } from "./source";
+export type { DataRange, DiskSource, LocalImageFile } from "./source";
 export { checkedDataRanges, rangeBytes, rangePieces, readRanges } from "./data-ranges";
 export type { RangePiece, ReadDataOptions } from "./data-ranges";
 export { BlockDigest, SparseBlockDigest, DIGEST_BLOCK } from "./block-digest";
+export { digestFileOffThread, hashBlockOffThread } from "./hash-workers";
 export { serveOverNbd, NBD_MAX_REQUEST, MAX_DESCRIPTORS } from "./nbd-export";
 export type { NbdExport, NbdExportOptions } from "./nbd-export";
 export { openImageSource, openMappedImage } from "./image-source";
 export type { MappedImage, MapImageOptions } from "./image-source";
-export { copyFromSource } from "./copy-from-source";
+export { copyFromSource, copyImageFile } from "./copy-from-source";
 export type { CopiedDisk, CopyFromSourceOptions } from "./copy-from-source";

@@ -127,8 +127,8 @@ export interface NbdExportOptions {
   socketDir: string;
   /** Aborting stops the server as `close()` does. */
   signal: AbortSignal;
-  /** Every piece of data read from the source (guest offset, bytes), as it is served. */
-  onData?(offset: number, data: Buffer): void;
+  /** Every piece of data read from the source (guest offset, bytes), as it is served; a returned promise holds the read back (backpressure). */
+  onData?(offset: number, data: Buffer): void | Promise<void>;
   /** The source's data ranges when the caller already asked for them (they are asked once per use). */
   dataRanges?: readonly DataRange[];
   /** Source reads running at once across all connections (default 8). */
@@ -174,7 +174,7 @@ export async function serveOverNbd(source: DiskSource, options: NbdExportOptions
           throw new Error(`the source ${source.name} returned ${data.length} bytes for a read of ${length} at ${offset}`);
         }
         served += length;
-        options.onData?.(offset, data);
+        await options.onData?.(offset, data);
         return data;
       } catch (error) {
         if (firstFailure === undefined && !readSignal.aborted) firstFailure = error;

@@ -4,6 +4,9 @@
 // block writers) never learn where the bytes come from, as virt-v2v's inputs expose a disk
 // and its copier does not care which input made it.
 
+import type { Extent } from "./extents";
+import type { DiskFormat } from "./formats";
+
 /** A guest range [start, start + length) that may hold data. */
 export interface DataRange {
   start: number;
@@ -22,8 +25,19 @@ export interface DiskSource {
   dataRanges(signal: AbortSignal): Promise<DataRange[]>;
   /** Exactly `length` bytes of guest content at `offset` (reads past the data give zeros). */
   read(offset: number, length: number, signal: AbortSignal): Promise<Buffer>;
+  /**
+   * Set when the disk is a local image file that qemu-img can open itself, every byte found
+   * through `extents` (file offsets): the copier then lets qemu-img read it with no NBD hop.
+   */
+  readonly localFile?: LocalImageFile;
   /** Bytes fetched from where the disk lies so far (for "bytes read vs allocated" figures). */
   readonly bytesRead: number;
   /** Releases connections and scratch files; safe to call twice. */
   close(): Promise<void>;
+}
+
+export interface LocalImageFile {
+  path: string;
+  format: DiskFormat;
+  extents: readonly Extent[];
 }

@@ -1,7 +1,7 @@
 import { jobFailure } from "../errors";
-import { convertAndVerify, copyFromSource, DiskFormat, hashDisk, inspectDisk } from "../disk";
+import { copyFromSource, DiskFormat, DiskSource, openImageSource } from "../disk";
 import { openStorage } from "../platforms";
-import { StagedOutput, Storage } from "../platforms/storage";
+import { Storage } from "../platforms/storage";
 import { openVsphereSource, VsphereSourceFields } from "./vsphere-source";
 import { RunContext, StepPlan } from "./definition";
 import { LocationParam } from "./storage-fields";
@@ -14,6 +14,8 @@ export interface TransferSpec {
   minSize?: number;
   /** Round the output's virtual size up to a whole MiB (what hypervisors and clouds expect). */
   alignToMiB?: boolean;
+  /** Also compute the full-content sha256 (IPS hashDisk); it costs a pass over every byte. */
+  sha256?: boolean;
 }
 
 export interface TransferResult {
@@ -21,10 +23,10 @@ export interface TransferResult {
   sizeBytes: number;
   virtualSizeBytes: number;
   sourceVirtualSizeBytes: number;
-  /** Full-content sha256 (file inputs always; vSphere inputs when hashDisk asks for it). */
+  /** Full-content sha256, when hashDisk asked for it. */
   sha256?: string;
-  /** The block digest (engine/disk/block-digest.ts) of the content, where the copier computed it. */
-  blockDigest?: string;
+  /** The block digest (engine/disk/block-digest.ts) of the content. */
+  blockDigest: string;
   output: Storage;
 }
 
@@ -37,35 +39,31 @@ export const TRANSFER_STEPS: StepPlan[] = [
 
 export async function transferDisk(spec: TransferSpec, ctx: RunContext): Promise<TransferResult> {
   const { signal, workDir } = ctx;
-  const source = openStorage(spec.input.location.location, credentialFor(spec.input.location, ctx));
+  const storage = openStorage(spec.input.location.location, credentialFor(spec.input.location, ctx));
   const target = openStorage(spec.output.location.location, credentialFor(spec.output.location, ctx));
 
   await ctx.step("validate", async () => {
-    await source.probe(signal);
+    await storage.probe(signal);
     await prepareTarget(target, spec.output, ctx);
-    if (!(await source.stat(spec.input.fileName, signal))) {
+    if (!(await storage.stat(spec.input.fileName, signal))) {
       throw jobFailure(
         "SOURCE_DISK_NOT_FOUND",
-        `The input disk '${spec.input.fileName}' does not exist in ${source.uri}. Check inputImageFilename and inputStorageLocation.`,
+        `The input disk '${spec.input.fileName}' does not exist in ${storage.uri}. Check inputImageFilename and inputStorageLocation.`,
       );
     }
   });
 
+  // A local file is read in place; a file on a share is downloaded first (smbclient has no ranged reads).
   const input = await ctx.step("fetch", (progress) =>
-    source.fetch(spec.input.fileName, workDir, { signal, onProgress: (done, total) => progress(total ? done / total : 1) }),
+    storage.fetch(spec.input.fileName, workDir, { signal, onProgress: (done, total) => progress(total ? done / total : 1) }),
   );
   try {
-    const info = await inspectDisk(input.path, spec.input.format, signal);
-    return await writeOutput(target, spec.output, ctx, info.virtualSize, (staged, progress) =>
-      convertAndVerify({
-        source: { path: input.path, format: spec.input.format },
-        target: { path: staged.path, format: spec.output.format, subformat: spec.output.subformat },
-        size: outputSize(info.virtualSize, spec),
-        workDir,
-        signal,
-        onProgress: progress,
-      }),
-    );
+    const source = await openImageSource(input.path, spec.input.format, workDir, signal);
+    try {
+      return await copyToTarget(source, target, spec.output, ctx, { size: outputSize(source.virtualSize, spec), sha256: spec.sha256 });
+    } finally {
+      await source.close();
+    }
   } finally {
     await input.release().catch(() => undefined);
   }
@@ -75,7 +73,7 @@ export async function transferDisk(spec: TransferSpec, ctx: RunContext): Promise
 export interface VsphereTransferSpec {
   input: VsphereSourceFields;
   output: TransferSpec["output"];
-  /** Also compute the full-content sha256 of the output (IPS hashDisk); it costs a pass over every byte. */
+  /** Also compute the full-content sha256 (IPS hashDisk); it costs a pass over every byte. */
   sha256?: boolean;
 }
 
@@ -88,23 +86,11 @@ export const VSPHERE_TRANSFER_STEPS: StepPlan[] = [
 ];
 
 export async function transferFromVsphere(spec: VsphereTransferSpec, ctx: RunContext): Promise<TransferResult & { sourceName: string; bytesRead: number }> {
-  const { signal, workDir } = ctx;
   const target = openStorage(spec.output.location.location, credentialFor(spec.output.location, ctx));
   await ctx.step("validate", () => prepareTarget(target, spec.output, ctx));
   const disk = await openVsphereSource(spec.input, ctx);
   try {
-    const result = await writeOutput(target, spec.output, ctx, disk.source.virtualSize, async (staged, progress) => {
-      const copied = await copyFromSource(disk.source, {
-        target: { path: staged.path, format: spec.output.format, subformat: spec.output.subformat },
-        workDir,
-        signal,
-        onProgress: spec.sha256 ? (f) => progress(f * 0.8) : progress,
-      });
-      const sha256 = spec.sha256
-        ? await hashDisk(staged.path, spec.output.format, { size: copied.virtualSize, workDir, signal, onProgress: (f) => progress(0.8 + f * 0.2) })
-        : undefined;
-      return { ...copied, ...(sha256 ? { sha256 } : {}) };
-    });
+    const result = await copyToTarget(disk.source, target, spec.output, ctx, { sha256: spec.sha256 });
     return { ...result, sourceName: disk.source.name, bytesRead: disk.source.bytesRead };
   } finally {
     await disk.close();
@@ -125,35 +111,37 @@ async function prepareTarget(target: Storage, output: TransferSpec["output"], ct
   }
 }
 
-interface Written {
-  virtualSize: number;
-  fileSize: number;
-  sha256?: string;
-  blockDigest?: string;
-}
-
-/** Stages the output, lets `write` fill and verify it (the "convert" step), then commits it under its name. */
-async function writeOutput(
+/** Copies the source into a staged output (the "convert" step), then commits it under its name (the "commit" step). */
+async function copyToTarget(
+  source: DiskSource,
   target: Storage,
   output: TransferSpec["output"],
   ctx: RunContext,
-  sourceVirtualSize: number,
-  write: (staged: StagedOutput, progress: (fraction: number) => void) => Promise<Written>,
+  options: { size?: number; sha256?: boolean },
 ): Promise<TransferResult> {
   const { signal, jobId, workDir } = ctx;
   const staged = await target.stage(output.fileName, { jobId, workDir, overwrite: output.overwrite, signal });
   let committed = false;
   try {
-    const written = await ctx.step("convert", (progress) => write(staged, progress));
+    const copied = await ctx.step("convert", (progress) =>
+      copyFromSource(source, {
+        target: { path: staged.path, format: output.format, subformat: output.subformat },
+        size: options.size,
+        sha256: options.sha256,
+        workDir,
+        signal,
+        onProgress: progress,
+      }),
+    );
     await ctx.step("commit", (progress) => staged.commit({ signal, onProgress: (done, total) => progress(total ? done / total : 1) }));
     committed = true;
     return {
       outputUri: target.uri + encodeURIComponent(output.fileName),
-      sizeBytes: written.fileSize,
-      virtualSizeBytes: written.virtualSize,
-      sourceVirtualSizeBytes: sourceVirtualSize,
-      ...(written.sha256 ? { sha256: written.sha256 } : {}),
-      ...(written.blockDigest ? { blockDigest: written.blockDigest } : {}),
+      sizeBytes: copied.fileSize,
+      virtualSizeBytes: copied.virtualSize,
+      sourceVirtualSizeBytes: source.virtualSize,
+      ...(copied.sha256 ? { sha256: copied.sha256 } : {}),
+      blockDigest: copied.blockDigest,
       output: target,
     };
   } finally {

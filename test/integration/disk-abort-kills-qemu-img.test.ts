@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
-import { convertAndVerify, convertDisk } from "../../engine/disk";
+import { copyImageFile, convertDisk } from "../../engine/disk";
 import { makeSparseDisk, tempDir } from "../helpers/disks";
 import { eventually, qemuImgPids } from "../helpers/processes";
 
@@ -43,11 +43,11 @@ describe("disk: aborting a conversion kills qemu-img and rejects with the abort 
     assert.throws(() => process.kill(pid!, 0), { code: "ESRCH" });
   });
 
-  it("convertAndVerify: every qemu-img it started is gone, scratch files removed, within 3 s", async () => {
+  it("copyImageFile: every qemu-img it started is gone, scratch files removed, within 3 s", async () => {
     const target = path.join(tmp.dir, "aborted-2.vmdk");
     const work = path.join(tmp.dir, "work");
     const ac = new AbortController();
-    const run = convertAndVerify({
+    const run = copyImageFile({
       source: { path: source, format: "vhdx" },
       target: { path: target, format: "vmdk", subformat: "streamOptimized" },
       workDir: work,

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
-import { convertAndVerify, convertDisk, DiskFormat, inspectDisk } from "../../engine/disk";
+import { copyImageFile, convertDisk, DiskFormat, inspectDisk } from "../../engine/disk";
 import { makeSparseDisk, plainSha256, qemuCompare, qemuImgInfo, tempDir } from "../helpers/disks";
 
 const MiB = 1024 * 1024;
@@ -17,7 +17,7 @@ const TARGETS: { format: DiskFormat; subformat?: string; reported?: string }[] =
   { format: "vhdx", subformat: "fixed", reported: "fixed" },
 ];
 
-describe("disk: convertAndVerify writes every format and subformat with identical content", function () {
+describe("disk: copyImageFile writes every format and subformat with identical content", function () {
   let tmp: { dir: string; remove(): Promise<void> };
   let work: string;
   let source: string;
@@ -38,11 +38,12 @@ describe("disk: convertAndVerify writes every format and subformat with identica
     it(`qcow2 -> ${label}: identical per qemu-img compare, equal hashes, right size and subformat`, async () => {
       const target = path.join(tmp.dir, `out-${label.replace(/\W+/g, "-")}.${t.format}`);
       const fractions: number[] = [];
-      const result = await convertAndVerify({
+      const result = await copyImageFile({
         source: { path: source, format: "qcow2" },
         target: { path: target, format: t.format, subformat: t.subformat },
         workDir: work,
         signal: never,
+        sha256: true,
         onProgress: (f) => fractions.push(f),
       });
       assert.equal(await qemuCompare(source, "qcow2", target, t.format), true);
@@ -67,12 +68,13 @@ describe("disk: convertAndVerify writes every format and subformat with identica
 
   it("grows the target to a requested larger size, and the padding reads as zeros", async () => {
     const target = path.join(tmp.dir, "grown.vhdx");
-    const result = await convertAndVerify({
+    const result = await copyImageFile({
       source: { path: source, format: "qcow2" },
       target: { path: target, format: "vhdx" },
       size: 48 * MiB,
       workDir: work,
       signal: never,
+      sha256: true,
     });
     assert.equal(result.virtualSize, 48 * MiB);
     assert.equal((await qemuImgInfo(target, "vhdx"))["virtual-size"], 48 * MiB);

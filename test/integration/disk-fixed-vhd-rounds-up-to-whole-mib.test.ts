@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
-import { convertAndVerify, DiskFormat } from "../../engine/disk";
+import { copyImageFile, DiskFormat } from "../../engine/disk";
 import { makeSparseDisk, plainSha256, qemuCompare, qemuImgInfo, tempDir } from "../helpers/disks";
 
 const MiB = 1024 * 1024;
@@ -40,11 +40,12 @@ describe("disk: a fixed VHD is a whole number of MiB plus the 512-byte footer", 
       const source = path.join(tmp.dir, `${c.name.replace(/\W+/g, "-")}.${c.format}`);
       await makeSparseDisk({ path: source, format: c.format, virtualSize: c.size, dataBytes: 256 * 1024, seed: c.name });
       const target = path.join(tmp.dir, `${path.basename(source)}.vhd`);
-      const result = await convertAndVerify({
+      const result = await copyImageFile({
         source: { path: source, format: c.format },
         target: { path: target, format: "vhd", subformat: "fixed" },
         workDir: path.join(tmp.dir, "work"),
         signal: never,
+        sha256: true,
       });
       assert.equal(result.virtualSize, c.expected);
       assert.equal(result.fileSize, c.expected + 512);

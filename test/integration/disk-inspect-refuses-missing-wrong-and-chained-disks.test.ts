@@ -3,7 +3,7 @@ import { execFile } from "node:child_process";
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { promisify } from "node:util";
-import { convertAndVerify, DiskFormat, hashDisk, inspectDisk } from "../../engine/disk";
+import { copyImageFile, DiskFormat, hashDisk, inspectDisk } from "../../engine/disk";
 import { EngineError } from "../../engine/errors";
 import { makeSparseDisk, tempDir } from "../helpers/disks";
 
@@ -49,7 +49,7 @@ describe("disk: inspectDisk reports disks and refuses missing, mislabelled and c
     await assert.rejects(inspectDisk(missing, "vhdx", never), coded("SOURCE_DISK_NOT_FOUND", missing));
     await assert.rejects(hashDisk(missing, "vhdx", { workDir: tmp.dir, signal: never }), coded("SOURCE_DISK_NOT_FOUND", missing));
     await assert.rejects(
-      convertAndVerify({ source: { path: missing, format: "vhdx" }, target: { path: path.join(tmp.dir, "x.raw"), format: "raw" }, workDir: tmp.dir, signal: never }),
+      copyImageFile({ source: { path: missing, format: "vhdx" }, target: { path: path.join(tmp.dir, "x.raw"), format: "raw" }, workDir: tmp.dir, signal: never }),
       coded("SOURCE_DISK_NOT_FOUND", missing),
     );
   });
@@ -89,7 +89,7 @@ describe("disk: inspectDisk reports disks and refuses missing, mislabelled and c
     await assert.rejects(hashDisk(child, "qcow2", { workDir: tmp.dir, signal: never }), coded("SOURCE_DISK_UNREADABLE", child));
     const target = path.join(tmp.dir, "from-child.raw");
     await assert.rejects(
-      convertAndVerify({ source: { path: child, format: "qcow2" }, target: { path: target, format: "raw" }, workDir: tmp.dir, signal: never }),
+      copyImageFile({ source: { path: child, format: "qcow2" }, target: { path: target, format: "raw" }, workDir: tmp.dir, signal: never }),
       coded("SOURCE_DISK_UNREADABLE", child),
     );
     await assert.rejects(fs.stat(target), { code: "ENOENT" });

@@ -204,7 +204,7 @@ describe("disk: the NBD export speaks fixed newstyle NBD", function () {
     nbd = await serveOverNbd(source, {
       socketDir: tmp.dir,
       signal: new AbortController().signal,
-      onData: (offset, data) => served.push({ offset, length: data.length }),
+      onData: (offset, data) => void served.push({ offset, length: data.length }),
     });
   });
   after(async () => {

@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
-import { allocatedExtents, convertAndVerify, convertDisk } from "../../engine/disk";
+import { allocatedExtents, copyImageFile, convertDisk } from "../../engine/disk";
 import { EngineError } from "../../engine/errors";
 import { makeSparseDisk, tempDir } from "../helpers/disks";
 
 const MiB = 1024 * 1024;
 
-describe("disk: convertAndVerify fails with OUTPUT_VERIFICATION_FAILED when the output differs", function () {
+describe("disk: copyImageFile fails with OUTPUT_VERIFICATION_FAILED when the output differs", function () {
   let tmp: { dir: string; remove(): Promise<void> };
   let source: string;
   const never = new AbortController().signal;
@@ -36,7 +36,7 @@ describe("disk: convertAndVerify fails with OUTPUT_VERIFICATION_FAILED when the 
   it("a single flipped bit in the output is caught", async () => {
     const target = path.join(tmp.dir, "flipped.vhd");
     await assert.rejects(
-      convertAndVerify({
+      copyImageFile({
         source: { path: source, format: "qcow2" },
         target: { path: target, format: "vhd", subformat: "fixed" },
         workDir: path.join(tmp.dir, "work"),
@@ -49,14 +49,15 @@ describe("disk: convertAndVerify fails with OUTPUT_VERIFICATION_FAILED when the 
   });
 
   it("the same run without the flip verifies (the hook is what broke it)", async () => {
-    const result = await convertAndVerify({
+    const result = await copyImageFile({
       source: { path: source, format: "qcow2" },
       target: { path: path.join(tmp.dir, "clean.vhd"), format: "vhd", subformat: "fixed" },
       workDir: path.join(tmp.dir, "work"),
       signal: never,
       beforeVerify: async () => undefined,
     });
-    assert.match(result.sha256, /^[0-9a-f]{64}$/);
+    assert.match(result.blockDigest, /^[0-9a-f]{64}$/);
+    assert.equal(result.sha256, undefined, "the full sha256 is computed only when asked for");
   });
 
   it("an output replaced by another disk's conversion is caught", async () => {
@@ -64,7 +65,7 @@ describe("disk: convertAndVerify fails with OUTPUT_VERIFICATION_FAILED when the 
     await makeSparseDisk({ path: other, format: "qcow2", virtualSize: 16 * MiB, dataBytes: 2 * MiB, seed: "someone else" });
     const target = path.join(tmp.dir, "swapped.vhdx");
     await assert.rejects(
-      convertAndVerify({
+      copyImageFile({
         source: { path: source, format: "qcow2" },
         target: { path: target, format: "vhdx" },
         workDir: path.join(tmp.dir, "work"),

@@ -5,6 +5,7 @@
 // TLS is judged before any login; bad input fails with codes and leaves vCenter as it was.
 
 import * as assert from "node:assert/strict";
+import { recomputeBlockDigest } from "../helpers/block-digest-oracle";
 import { createHash } from "node:crypto";
 import { readFileSync, renameSync, openSync, readSync, closeSync, statSync, truncateSync, existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
@@ -260,35 +261,6 @@ describe("$export from vSphere reads the VM's disk as of a snapshot", function (
     }
   });
 });
-
-/**
- * The block digest as docs/engine.md defines it, written out from the definition: sha256 over
- * "imageport-block-digest-v1\n", the size as 8 bytes big-endian, then for every 1 MiB block that is
- * not all zeros its index (8 bytes big-endian) and the sha256 of its bytes.
- */
-function recomputeBlockDigest(path: string, size: number): string {
-  const outer = createHash("sha256").update("imageport-block-digest-v1\n");
-  const header = Buffer.alloc(8);
-  header.writeBigUInt64BE(BigInt(size));
-  outer.update(header);
-  const block = Buffer.alloc(MIB);
-  const fd = openSync(path, "r");
-  try {
-    for (let index = 0; index * MIB < size; index++) {
-      const length = Math.min(MIB, size - index * MIB);
-      block.fill(0);
-      readSync(fd, block, 0, length, index * MIB);
-      const piece = block.subarray(0, length);
-      if (piece.every((b) => b === 0)) continue;
-      const idx = Buffer.alloc(8);
-      idx.writeBigUInt64BE(BigInt(index));
-      outer.update(idx).update(createHash("sha256").update(piece).digest());
-    }
-  } finally {
-    closeSync(fd);
-  }
-  return outer.digest("hex");
-}
 
 /** Bytes of data extents in a raw file as `qemu-img map` reports them (SEEK_DATA, as the fake's CBT), exact and in 64 KiB blocks. */
 async function dataBytes(path: string): Promise<{ exact: number; cbtBlocks: number }> {

@@ -27,7 +27,7 @@ export const exportJob: JobDefinition<ExportParams> = {
       hashDisk: {
         type: "boolean",
         description:
-          "File inputs: always hashed (the sha256 verifies the output). vSphere inputs: the output is verified by its block digest; hashDisk: true also computes the full-content sha256, a pass over every byte.",
+          "Also compute the full-content sha256 of the disk, a pass over every byte, zeros included (on a hashing thread). Every output is verified by its block digest, whose cost follows the data, either way.",
       },
     },
     ["outputStorageLocation", "outputImageFilename"],
@@ -45,7 +45,8 @@ export const exportJob: JobDefinition<ExportParams> = {
       result = fromVsphere;
       source = { sourceDisk: fromVsphere.sourceName, sourceBytesRead: fromVsphere.bytesRead };
     } else {
-      result = await transferDisk({ input: { location: p.inputStorageLocation, fileName: p.inputImageFilename, format: inputFormat(p.inputImageFilename, p.inputImageFormat)! }, output }, ctx);
+      const input = { location: p.inputStorageLocation, fileName: p.inputImageFilename, format: inputFormat(p.inputImageFilename, p.inputImageFormat)! };
+      result = await transferDisk({ input, output, sha256: p.hashDisk ?? false }, ctx);
     }
     ctx.setArtifacts({
       outputUri: result.outputUri,
@@ -56,7 +57,7 @@ export const exportJob: JobDefinition<ExportParams> = {
       virtualSizeBytes: result.virtualSizeBytes,
       sourceVirtualSizeBytes: result.sourceVirtualSizeBytes,
       ...(result.sha256 ? { sha256: result.sha256 } : {}),
-      ...(result.blockDigest ? { blockDigest: result.blockDigest } : {}),
+      blockDigest: result.blockDigest,
       ...source,
     });
   },

@@ -58,7 +58,7 @@ export const prepareJob: JobDefinition<PrepareParams> = {
       sizeBytes: result.sizeBytes,
       virtualSizeBytes: result.virtualSizeBytes,
       sourceVirtualSizeBytes: result.sourceVirtualSizeBytes,
-      sha256: result.sha256,
+      blockDigest: result.blockDigest,
     });
   },
 };

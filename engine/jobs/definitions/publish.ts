@@ -53,7 +53,7 @@ async function publish(p: PublishParams, ctx: RunContext, provisioningType?: str
       ...(provisioningType ? { provisioningType } : {}),
       sizeBytes: result.sizeBytes,
       virtualSizeBytes: result.virtualSizeBytes,
-      sha256: result.sha256,
+      blockDigest: result.blockDigest,
       source: { location: p.inputStorageLocation.location, fileName: p.inputImageFilename },
       jobId: ctx.jobId,
       publishedAt: new Date().toISOString(),
@@ -68,7 +68,7 @@ async function publish(p: PublishParams, ctx: RunContext, provisioningType?: str
     sizeBytes: result.sizeBytes,
     virtualSizeBytes: result.virtualSizeBytes,
     sourceVirtualSizeBytes: result.sourceVirtualSizeBytes,
-    sha256: result.sha256,
+    blockDigest: result.blockDigest,
   });
 }
 

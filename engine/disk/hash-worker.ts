@@ -1,0 +1,64 @@
+// The thread that does the engine's hashing (hash-workers.ts starts it), so sha256 never runs on
+// the event loop that serves the API, heartbeats and progress. Two kinds of work:
+//   - "block": the sha256 of one buffer (transferred, not copied), or null when it is all zeros;
+//   - "file":  the digests of an image file read through its extent map (digestMappedFile),
+//              with progress (and, when asked, every read) posted back as it goes.
+
+import { createHash } from "node:crypto";
+import { parentPort } from "node:worker_threads";
+import { Extent } from "./extents";
+import { digestMappedFile, DigestWanted } from "./hash-mapped-file";
+
+export type HashRequest =
+  | { id: number; kind: "block"; data: Uint8Array }
+  | { id: number; kind: "file"; path: string; extents: Extent[]; size: number; want: DigestWanted; reportReads: boolean };
+
+export type HashReply =
+  | { id: number; kind: "block"; hash: Uint8Array | null }
+  | { id: number; kind: "progress"; fraction: number }
+  | { id: number; kind: "read"; position: number; length: number }
+  | { id: number; kind: "file"; digest: { sha256?: string; blocks?: string } }
+  | { id: number; kind: "error"; error: { name: string; message: string; code?: string } };
+
+const ZEROS = new Uint8Array(4 * 1024 * 1024);
+/** Progress is posted at most this often (a file digest reads 4 MiB chunks). */
+const PROGRESS_MS = 100;
+
+function isZero(data: Uint8Array): boolean {
+  for (let at = 0; at < data.length; at += ZEROS.length) {
+    const part = data.subarray(at, Math.min(data.length, at + ZEROS.length));
+    if (Buffer.compare(part, ZEROS.subarray(0, part.length)) !== 0) return false;
+  }
+  return true;
+}
+
+const port = parentPort!;
+const post = (reply: HashReply, transfer: ArrayBuffer[] = []) => port.postMessage(reply, transfer);
+
+port.on("message", (request: HashRequest) => {
+  if (request.kind === "block") {
+    const hash = isZero(request.data) ? null : new Uint8Array(createHash("sha256").update(request.data).digest());
+    post({ id: request.id, kind: "block", hash }, hash ? [hash.buffer as ArrayBuffer] : []);
+    return;
+  }
+  const { id } = request;
+  let lastProgress = 0;
+  digestMappedFile(request.path, request.extents, request.size, {
+    want: request.want,
+    // The caller stops a file digest by terminating this thread.
+    signal: new AbortController().signal,
+    onProgress: (fraction) => {
+      const now = Date.now();
+      if (fraction < 1 && now - lastProgress < PROGRESS_MS) return;
+      lastProgress = now;
+      post({ id, kind: "progress", fraction });
+    },
+    onRead: request.reportReads ? (position, length) => post({ id, kind: "read", position, length }) : undefined,
+  }).then(
+    (digest) => post({ id, kind: "file", digest }),
+    (error: unknown) => {
+      const e = error as Error & { code?: unknown };
+      post({ id, kind: "error", error: { name: e?.name ?? "Error", message: e?.message ?? String(error), ...(typeof e?.code === "string" ? { code: e.code } : {}) } });
+    },
+  );
+});

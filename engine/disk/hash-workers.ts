@@ -1,0 +1,121 @@
+// Hashing off the event loop. Block hashes (the block digest's 1 MiB blocks, the EBS blocks) go
+// to a small pool of long-lived threads, as many as the machine has cores (at most 4); a whole
+// image file's digest runs in a thread of its own, which an abort terminates. The API,
+// heartbeats and progress keep their thread while gigabytes are hashed.
+
+import { availableParallelism } from "node:os";
+import * as nodePath from "node:path";
+import { Worker } from "node:worker_threads";
+import { EngineErrorCode, jobFailure } from "../errors";
+import { Extent } from "./extents";
+import { DigestWanted, DiskDigest } from "./hash-mapped-file";
+import type { HashReply, HashRequest } from "./hash-worker";
+import { ProgressCallback } from "./progress";
+
+const WORKER_FILE = nodePath.join(__dirname, "hash-worker.js");
+const POOL_SIZE = Math.max(1, Math.min(4, availableParallelism()));
+
+/** A failure inside a hashing thread, rebuilt on this side: coded errors keep their code. */
+function rebuild(error: { name: string; message: string; code?: string }): Error {
+  if (error.name === "EngineError" && error.code) {
+    return jobFailure(error.code as EngineErrorCode, error.message);
+  }
+  return Object.assign(new Error(error.message), error.code ? { code: error.code } : {});
+}
+
+interface PoolThread {
+  worker: Worker;
+  pending: Map<number, { resolve(hash: Buffer | null): void; reject(error: unknown): void }>;
+}
+
+class BlockHashPool {
+  private readonly threads: PoolThread[] = [];
+  private nextId = 0;
+
+  /** sha256 of `data`, or null when every byte is zero. `data` is copied (the caller keeps it). */
+  hash(data: Uint8Array): Promise<Buffer | null> {
+    const copy = new Uint8Array(data.length);
+    copy.set(data);
+    const thread = this.pick();
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      thread.pending.set(id, { resolve, reject });
+      thread.worker.ref(); // a thread with work keeps the process alive until it answers
+      const request: HashRequest = { id, kind: "block", data: copy };
+      thread.worker.postMessage(request, [copy.buffer]);
+    });
+  }
+
+  /** The least busy thread, starting a new one while the pool is below its size. */
+  private pick(): PoolThread {
+    const idle = this.threads.find((t) => t.pending.size === 0);
+    if (idle) return idle;
+    if (this.threads.length < POOL_SIZE) return this.start();
+    return this.threads.reduce((a, b) => (b.pending.size < a.pending.size ? b : a));
+  }
+
+  private start(): PoolThread {
+    const thread: PoolThread = { worker: new Worker(WORKER_FILE), pending: new Map() };
+    thread.worker.unref();
+    thread.worker.on("message", (reply: HashReply) => {
+      const waiter = thread.pending.get(reply.id);
+      if (!waiter) return;
+      thread.pending.delete(reply.id);
+      if (thread.pending.size === 0) thread.worker.unref();
+      if (reply.kind === "block") waiter.resolve(reply.hash ? Buffer.from(reply.hash.buffer, reply.hash.byteOffset, reply.hash.byteLength) : null);
+      else if (reply.kind === "error") waiter.reject(rebuild(reply.error));
+    });
+    const fail = (error: unknown) => {
+      this.threads.splice(this.threads.indexOf(thread), 1);
+      for (const waiter of thread.pending.values()) waiter.reject(error);
+      thread.pending.clear();
+    };
+    thread.worker.on("error", fail);
+    thread.worker.on("exit", (code) => fail(new Error(`a hashing thread exited (code ${code})`)));
+    this.threads.push(thread);
+    return thread;
+  }
+}
+
+let pool: BlockHashPool | undefined;
+
+/** The sha256 of one block on a hashing thread, or null when it is all zeros. */
+export function hashBlockOffThread(data: Uint8Array): Promise<Buffer | null> {
+  return (pool ??= new BlockHashPool()).hash(data);
+}
+
+export interface FileDigestOptions {
+  want: DigestWanted;
+  signal: AbortSignal;
+  onProgress?: ProgressCallback;
+  onRead?(position: number, length: number): void;
+}
+
+/** digestMappedFile (hash-mapped-file.ts) on a thread of its own; an abort terminates it. */
+export function digestFileOffThread(path: string, extents: readonly Extent[], size: number, options: FileDigestOptions): Promise<DiskDigest> {
+  const { signal } = options;
+  signal.throwIfAborted();
+  const worker = new Worker(WORKER_FILE);
+  return new Promise<DiskDigest>((resolve, reject) => {
+    let settled = false;
+    const finish = (settle: () => void) => {
+      if (settled) return;
+      settled = true;
+      signal.removeEventListener("abort", onAbort);
+      void worker.terminate();
+      settle();
+    };
+    const onAbort = () => finish(() => reject(signal.reason));
+    signal.addEventListener("abort", onAbort, { once: true });
+    worker.on("message", (reply: HashReply) => {
+      if (reply.kind === "progress") options.onProgress?.(reply.fraction);
+      else if (reply.kind === "read") options.onRead?.(reply.position, reply.length);
+      else if (reply.kind === "file") finish(() => resolve(reply.digest));
+      else if (reply.kind === "error") finish(() => reject(rebuild(reply.error)));
+    });
+    worker.on("error", (error) => finish(() => reject(error)));
+    worker.on("exit", (code) => finish(() => reject(new Error(`the hashing thread for '${path}' exited (code ${code})`))));
+    const request: HashRequest = { id: 0, kind: "file", path, extents: [...extents], size, want: options.want, reportReads: options.onRead !== undefined };
+    worker.postMessage(request);
+  });
+}
