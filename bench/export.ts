@@ -339,28 +339,56 @@ function stepsLine(runs: EngineRun[]): string {
 
 // ---------------------------------------------------------------------------------------------
 // Cleanup: one stack; each case unwinds its own part in finally, the watchdog unwinds it all.
+// Servers still starting are awaited first, so one that comes up after the deadline is stopped too.
 
 const cleanups: Array<() => unknown> = [];
+const starting = new Set<Promise<unknown>>();
+/** Set by the deadline or a signal: no server starts any more, and the run's own error is moot. */
+let stopping = false;
 
 function defer(f: () => unknown): void {
   cleanups.push(f);
 }
 
-async function unwindTo(depth: number): Promise<void> {
-  while (cleanups.length > depth) {
-    const f = cleanups.pop()!;
-    try {
-      await f();
-    } catch (error) {
-      console.error(`cleanup: ${(error as Error).message}`);
+let unwinding: Promise<void> = Promise.resolve();
+
+/** Runs the cleanups above `depth`, newest first; after any unwinding already under way (a case's and the watchdog's may overlap). */
+function unwindTo(depth: number): Promise<void> {
+  unwinding = unwinding.then(async () => {
+    while (cleanups.length > depth) {
+      const f = cleanups.pop()!;
+      try {
+        await f();
+      } catch (error) {
+        console.error(`cleanup: ${(error as Error).message}`);
+      }
     }
+  });
+  return unwinding;
+}
+
+async function stopEverything(): Promise<void> {
+  stopping = true;
+  await Promise.allSettled([...starting]);
+  await unwindTo(0);
+}
+
+/** Starts a server and registers its stop before anything else can run. */
+async function started<T>(start: () => Promise<T>, stop: (server: T) => unknown): Promise<T> {
+  if (stopping) throw new Error("stopping: no new server");
+  const pending = start();
+  starting.add(pending);
+  try {
+    const server = await pending;
+    defer(() => stop(server));
+    return server;
+  } finally {
+    starting.delete(pending);
   }
 }
 
-async function freshEngine(): Promise<EngineProcess> {
-  const engine = await EngineProcess.start();
-  defer(() => engine.stop());
-  return engine;
+function freshEngine(): Promise<EngineProcess> {
+  return started(() => EngineProcess.start(), (engine) => engine.stop());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -618,8 +646,7 @@ async function caseSmb(w: World): Promise<void> {
   const share = outDir(w, "smb-share");
   execFileSync("chmod", ["0777", share]);
   const user = { username: unixUserName(), password: "bench-password" };
-  const samba: Samba = await startSamba({ shares: { images: share }, users: [user] });
-  defer(() => samba.stop());
+  const samba: Samba = await started(() => startSamba({ shares: { images: share }, users: [user] }), (server) => server.stop());
   const authFile = join(w.root, "smb-auth");
   writeFileSync(authFile, `username = ${user.username}\npassword = ${user.password}\n`, { mode: 0o600 });
   const engine = await freshEngine();
@@ -705,9 +732,9 @@ const CASE_RUNNERS: Record<CaseName, (w: World) => Promise<void>> = { local: cas
 async function main(): Promise<void> {
   const watchdog = setTimeout(() => {
     console.error(`bench/export: past the ${DEADLINE_MS / 1000} s deadline; stopping everything`);
-    void unwindTo(0).finally(() => process.exit(2));
+    void stopEverything().finally(() => process.exit(2));
   }, DEADLINE_MS);
-  for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => void unwindTo(0).finally(() => process.exit(130)));
+  for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => void stopEverything().finally(() => process.exit(130)));
 
   const runStart = process.hrtime.bigint();
   const root = mkdtempSync(join(tmpdir(), "imageport-bench-export-"));
@@ -734,10 +761,15 @@ async function main(): Promise<void> {
 
 main()
   .catch((err) => {
-    console.error(err);
-    process.exitCode = 1;
+    if (stopping) {
+      console.error(`(after the stop: ${(err as Error).message})`);
+      process.exitCode = 2;
+    } else {
+      console.error(err);
+      process.exitCode = 1;
+    }
   })
   .finally(async () => {
-    await unwindTo(0);
+    await stopEverything();
     process.exit();
   });
