@@ -16,7 +16,8 @@
 // Run: `npx tsc -p tsconfig.json && npm run bench:api` (after scripts/setup).
 // Settings: BENCH_API_DURATION_S (10, each phase), BENCH_API_CONNECTIONS (10), BENCH_API_WARMUP_S
 // (2, unmeasured load before phase a), BENCH_EXPORT_VIRTUAL_MIB (4096), BENCH_EXPORT_DATA_MIB
-// (1536), BENCH_DEADLINE_S (600: everything is stopped and the run fails after this).
+// (1536), BENCH_DEADLINE_S (600: everything is stopped and the run fails after this),
+// BENCH_CPU_PROF (a directory: the engine writes a V8 CPU profile of the whole run there).
 
 import { mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
@@ -245,7 +246,9 @@ async function main(cleanups: Cleanups): Promise<void> {
   await makeSparseDisk({ path: join(inputDir, "big.qcow2"), format: "qcow2", virtualSize: EXPORT_VIRTUAL, dataBytes: EXPORT_DATA, seed: "bench-api", chunk: MIB });
   console.log(`export source: big.qcow2, ${EXPORT_VIRTUAL / MIB} MiB virtual, ${EXPORT_DATA / MIB} MiB of data, file ${(statSync(join(inputDir, "big.qcow2")).size / MIB).toFixed(0)} MiB (made in ${seconds(t).toFixed(1)} s)`);
 
-  const engine = await EngineProcess.start();
+  // BENCH_CPU_PROF=<dir>: the engine writes a V8 CPU profile of the whole run there when it stops.
+  const profile = process.env.BENCH_CPU_PROF ? { NODE_OPTIONS: `--require ${join(__dirname, "cpu-profile-preload.js")}` } : {};
+  const engine = await EngineProcess.start(undefined, profile);
   cleanups.add("engine", () => engine.stop());
   const { tokens } = createHttp({ endpoint: engine.url, credentials: engine.credentials, retries: 0 });
   t = process.hrtime.bigint();

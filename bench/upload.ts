@@ -17,6 +17,11 @@
 //             gzipped at level 6 (made beforehand with engine/platforms/gcp sparseTar), sent as a
 //             resumable upload in the engine's chunk size (@google-cloud/storage, no validation).
 // and the ratio engine / max(read once, minimal client): a pipelined ideal overlaps the two.
+// Reference rows, not in the ratio: azure, the engine's staging by hand (qemu-img convert of
+// the source into a fixed VHD in scratch space + fsync, before any Put Page); gcp, the same
+// object sent in one request (fake-gcs-server copies what it holds on every chunk), and the
+// time the tar.gz took to make (gzip -6 of incompressible data: the engine pays it inline).
+// The engine's peak RSS (VmHWM, reset before each job) and CPU seconds are printed too.
 //
 // Everything talks to the emulators directly: the engine is pointed at moto_server itself (not
 // the tests' recording proxy) and, for Azure, at the ARM fake (test/fakes/azure-arm-fake.ts,
@@ -33,7 +38,7 @@
 
 import { execFileSync } from "node:child_process";
 import { createHash, generateKeyPairSync } from "node:crypto";
-import { closeSync, mkdirSync, mkdtempSync, openSync, readSync, rmSync, statSync } from "node:fs";
+import { closeSync, fsyncSync, mkdirSync, mkdtempSync, openSync, readSync, rmSync, statSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable, Writable } from "node:stream";
@@ -315,18 +320,26 @@ async function pageBlobBytes(w: World, container: string, blob: string): Promise
 // The three measured things.
 
 /** Read once: open the source as the engine does and read its data ranges, in the engine's read size. */
+/** CPU seconds of this process (the read-once pass and the minimal clients run here). */
+function ownCpu(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+}
+
 async function readOnce(w: World, platform: Platform): Promise<Figures> {
+  const cpu0 = ownCpu();
   const t = process.hrtime.bigint();
   let bytes = 0;
   await withSource(w.source, w.workDir, async (source, signal) => {
     const ranges = checkedDataRanges(await source.dataRanges(signal), source.virtualSize, source.name);
     for await (const { data } of readRanges(source, ranges, { signal, ...READ_SIZE[platform] })) bytes += data.length;
   });
-  return { total: seconds(t), bytes };
+  return { total: seconds(t), bytes, cpu: ownCpu() - cpu0 };
 }
 
 async function minimalAws(w: World, p: Payloads, round: number, verify: boolean): Promise<Figures> {
   const blocks = p.blocks!;
+  const cpu0 = ownCpu();
   const t = process.hrtime.bigint();
   const started = await w.ebs!.send(new StartSnapshotCommand({ VolumeSize: Math.max(1, Math.ceil(VIRTUAL / GIB)), Timeout: 60, Description: `bench minimal ${round}` }));
   const snapshotId = started.SnapshotId!;
@@ -349,10 +362,33 @@ async function minimalAws(w: World, p: Payloads, round: number, verify: boolean)
   await w.ebs!.send(
     new CompleteSnapshotCommand({ SnapshotId: snapshotId, ChangedBlocksCount: blocks.length, Checksum: aggregate.digest("base64"), ChecksumAlgorithm: "SHA256", ChecksumAggregationMethod: "LINEAR" }),
   );
-  const f: Figures = { total: seconds(t), units: blocks.length, bytes: blocks.length * EBS_BLOCK };
+  const f: Figures = { total: seconds(t), units: blocks.length, bytes: blocks.length * EBS_BLOCK, cpu: ownCpu() - cpu0 };
   if (verify) f.held = await motoBlockCount(w, snapshotId);
   await resetMoto(w);
   return f;
+}
+
+/**
+ * For reference (not in the ratio): what the engine's Azure path does before its first Put
+ * Page, by hand: the source into a fixed VHD in scratch space (qemu-img create, then convert -n
+ * --target-is-zero, as engine/disk convertInto) and fsync of that file.
+ */
+function stageFixedVhd(w: World, fileSize: number): number {
+  const vhd = join(w.workDir, "staged.vhd");
+  const t = process.hrtime.bigint();
+  try {
+    execFileSync("qemu-img", ["create", "-q", "-f", "vpc", "-o", "subformat=fixed,force_size=on", vhd, String(fileSize - PAGE)]);
+    execFileSync("qemu-img", ["convert", "-n", "--target-is-zero", "-f", "qcow2", "-O", "vpc", w.source, vhd]);
+    const fd = openSync(vhd, "r+");
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    return seconds(t);
+  } finally {
+    rmSync(vhd, { force: true });
+  }
 }
 
 async function minimalAzure(w: World, p: Payloads, round: number, verify: boolean): Promise<Figures> {
@@ -361,6 +397,7 @@ async function minimalAzure(w: World, p: Payloads, round: number, verify: boolea
   await container.create();
   try {
     const blob = container.getPageBlobClient("disk.vhd");
+    const cpu0 = ownCpu();
     const t = process.hrtime.bigint();
     await blob.create(fileSize);
     let next = 0;
@@ -371,8 +408,9 @@ async function minimalAzure(w: World, p: Payloads, round: number, verify: boolea
       }
     };
     await Promise.all(Array.from({ length: DEFAULT_RANGES_IN_FLIGHT }, worker));
-    const f: Figures = { total: seconds(t), units: runs.length, bytes: runs.reduce((n, r) => n + r.data.length, 0) };
+    const f: Figures = { total: seconds(t), units: runs.length, bytes: runs.reduce((n, r) => n + r.data.length, 0), cpu: ownCpu() - cpu0 };
     if (verify) f.held = await pageBlobBytes(w, container.containerName, "disk.vhd");
+    f.staging = stageFixedVhd(w, fileSize);
     return f;
   } finally {
     await container.deleteIfExists();
@@ -381,15 +419,22 @@ async function minimalAzure(w: World, p: Payloads, round: number, verify: boolea
 
 async function minimalGcp(w: World, p: Payloads, round: number): Promise<Figures> {
   const { gz } = p.archive!;
-  const name = `bench-minimal/${round}/disk.raw.tar.gz`;
-  const file = w.storage!.bucket(GCP_BUCKET).file(name);
-  const t = process.hrtime.bigint();
-  await file.save(gz, { resumable: true, chunkSize: UPLOAD_CHUNK, validation: false, contentType: "application/gzip" });
-  const f: Figures = { total: seconds(t), units: Math.ceil(gz.length / UPLOAD_CHUNK), bytes: gz.length };
-  const [meta] = await file.getMetadata();
-  f.held = Number(meta.size);
-  await deleteGcsObject(w.gcs!, name);
-  return f;
+  /** One resumable upload; chunkSize undefined: the whole object in one PUT. */
+  const upload = async (name: string, chunkSize: number | undefined) => {
+    const file = w.storage!.bucket(GCP_BUCKET).file(name);
+    const cpu0 = ownCpu();
+    const t = process.hrtime.bigint();
+    await file.save(gz, { resumable: true, ...(chunkSize ? { chunkSize } : {}), validation: false, contentType: "application/gzip" });
+    const took = { total: seconds(t), cpu: ownCpu() - cpu0 };
+    const [meta] = await file.getMetadata();
+    await deleteGcsObject(w.gcs!, name);
+    return { ...took, held: Number(meta.size) };
+  };
+  const chunked = await upload(`bench-minimal/${round}/disk.raw.tar.gz`, UPLOAD_CHUNK);
+  // For reference (not in the ratio): fake-gcs-server copies what it holds on every chunk, so
+  // many chunks cost it far more than one request would; real GCS does not work that way.
+  const single = await upload(`bench-minimal/${round}/single.tar.gz`, undefined);
+  return { ...chunked, units: Math.ceil(gz.length / UPLOAD_CHUNK), bytes: gz.length, oneRequest: single.total };
 }
 
 const inputFields = (w: World) => ({ inputStorageLocation: { location: pathToFileURL(w.inputDir).href + "/" }, inputImageFilename: SOURCE_NAME });
@@ -478,12 +523,15 @@ function printPlatform(platform: Platform, r: Results, p: Payloads): void {
     gcp: `minimal client: resumable upload of the ${fmtMiB(r.minimal.med("bytes"))} tar.gz in ${UPLOAD_CHUNK / MIB} MiB chunks`,
   }[platform];
   row(minimalWhat, r.minimal, "total");
+  if (platform === "gcp") row("(reference, not in the ratio) the same object in one request (no chunks)", r.minimal, "oneRequest", false);
+  if (platform === "azure") row("(reference, not in the ratio) staging as the engine does: qemu-img convert to a fixed VHD + fsync", r.minimal, "staging", false);
   row("**engine $upload: submit -> complete**", r.engine, "total");
   const steps = Object.keys(r.engine.rounds[0] ?? {}).filter((k) => k.startsWith("step."));
   for (const k of steps) row(`engine step ${k.slice(5)}`, r.engine, k, k === "step.upload");
   console.log(
     `(sent: engine ${fmtMiB(r.engine.med("bytes"))} in ${r.engine.med("units")} ${platform === "aws" ? "blocks" : platform === "azure" ? "Put Page" : "chunks"}, ` +
-      `minimal ${fmtMiB(r.minimal.med("bytes"))} in ${r.minimal.med("units")}; engine CPU ${r.engine.med("cpu").toFixed(2)} s + children (qemu-img) ${r.engine.med("cpuChildren").toFixed(2)} s; ` +
+      `minimal ${fmtMiB(r.minimal.med("bytes"))} in ${r.minimal.med("units")}; CPU: engine ${r.engine.med("cpu").toFixed(2)} s + children (qemu-img) ${r.engine.med("cpuChildren").toFixed(2)} s, ` +
+      `read once ${r.read.med("cpu").toFixed(2)} s, minimal client ${r.minimal.med("cpu").toFixed(2)} s (emulators not counted); ` +
       `engine peak RSS (VmHWM) ${r.engine.med("peakRssMiB").toFixed(0)} MiB (${r.engine.list("peakRssMiB", 0)}))`,
   );
   if (platform === "gcp" && p.archive) {
@@ -533,6 +581,17 @@ async function main(cleanups: Cleanups): Promise<void> {
         .filter(Boolean)
         .join("; "),
   );
+
+  {
+    // Every upload hashes the whole content, zeros included: what that costs here.
+    const zeros = Buffer.alloc(EBS_BLOCK);
+    const hash = createHash("sha256");
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < GIB / EBS_BLOCK; i++) hash.update(zeros);
+    hash.digest();
+    const gbps = GIB / 1e9 / seconds(t0);
+    console.log(`sha256 in this process: ${gbps.toFixed(2)} GB/s (each engine upload hashes all ${VIRTUAL / MIB} MiB of content, zeros included: ~${(VIRTUAL / 1e9 / gbps).toFixed(2)} s of CPU)`);
+  }
 
   const results: Partial<Record<Platform, Results>> = {};
   for (const platform of PLATFORMS) results[platform] = { engine: new Series(), read: new Series(), minimal: new Series() };
