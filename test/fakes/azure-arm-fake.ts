@@ -30,6 +30,12 @@ export interface ArmFakeOptions {
   locations?: string[];
   /** Polls an async operation answers InProgress before it ends (default 1). */
   pollsBeforeDone?: number;
+  /**
+   * The write SAS names Azurite itself instead of the blob front, so Put Page goes straight to
+   * the emulator (no SAS or size checks, nothing in `puts`): for benchmarks, which would
+   * otherwise measure the front's buffering too. Default false.
+   */
+  directBlobs?: boolean;
 }
 
 export interface FakeDisk {
@@ -246,7 +252,8 @@ export async function startArmFake(options: ArmFakeOptions): Promise<ArmFake> {
             );
             disk.activeSig = sas.signature;
             disk.diskState = "ActiveUpload";
-            return { output: { accessSAS: `${blobUrl}/${AZURITE_ACCOUNT}/${disk.container}/${disk.blob}?${sas.toString()}` } };
+            const host = options.directBlobs ? options.azurite.url : blobUrl;
+            return { output: { accessSAS: `${host}/${AZURITE_ACCOUNT}/${disk.container}/${disk.blob}?${sas.toString()}` } };
           });
           return send(202, undefined, { "azure-asyncoperation": location, location, "retry-after": "0" });
         }
