@@ -30,6 +30,13 @@ function addBlock(outer: Hash, index: number, blockHash: Buffer): void {
   outer.update(at).update(blockHash);
 }
 
+/** The block digest from the hashes of the blocks that hold data (any order; each block once). */
+export function blockDigestOf(size: number, blocks: readonly { index: number; hash: Buffer }[]): string {
+  const outer = startOuter(size);
+  for (const b of [...blocks].sort((x, y) => x.index - y.index)) addBlock(outer, b.index, b.hash);
+  return outer.digest("hex");
+}
+
 export class BlockDigest {
   private readonly outer: Hash;
   private index = 0;

@@ -2,22 +2,26 @@
 // the event loop that serves the API, heartbeats and progress. Two kinds of work:
 //   - "block": the sha256 of one buffer (transferred, not copied), or null when it is all zeros;
 //   - "file":  the digests of an image file read through its extent map (digestMappedFile),
-//              with progress (and, when asked, every read) posted back as it goes.
+//              with progress (and, when asked, every read) posted back as it goes;
+//   - "slice": the hashes of the data blocks in one slice of an image file (hash-data-blocks.ts).
 
 import { createHash } from "node:crypto";
 import { parentPort } from "node:worker_threads";
 import { Extent } from "./extents";
+import { BlockSlice, hashSlice } from "./hash-data-blocks";
 import { digestMappedFile, DigestWanted } from "./hash-mapped-file";
 
 export type HashRequest =
   | { id: number; kind: "block"; data: Uint8Array }
-  | { id: number; kind: "file"; path: string; extents: Extent[]; size: number; want: DigestWanted; reportReads: boolean };
+  | { id: number; kind: "file"; path: string; extents: Extent[]; size: number; want: DigestWanted; reportReads: boolean }
+  | { id: number; kind: "slice"; path: string; extents: Extent[]; size: number; slice: BlockSlice; reportReads: boolean };
 
 export type HashReply =
   | { id: number; kind: "block"; hash: Uint8Array | null }
   | { id: number; kind: "progress"; fraction: number }
   | { id: number; kind: "read"; position: number; length: number }
   | { id: number; kind: "file"; digest: { sha256?: string; blocks?: string } }
+  | { id: number; kind: "slice"; blocks: { index: number; hash: Uint8Array }[] }
   | { id: number; kind: "error"; error: { name: string; message: string; code?: string } };
 
 const ZEROS = new Uint8Array(4 * 1024 * 1024);
@@ -43,22 +47,35 @@ port.on("message", (request: HashRequest) => {
   }
   const { id } = request;
   let lastProgress = 0;
+  const progress = (fraction: number) => {
+    const now = Date.now();
+    if (fraction < 1 && now - lastProgress < PROGRESS_MS) return;
+    lastProgress = now;
+    post({ id, kind: "progress", fraction });
+  };
+  const onRead = request.reportReads ? (position: number, length: number) => post({ id, kind: "read", position, length }) : undefined;
+  const fail = (error: unknown) => {
+    const e = error as Error & { code?: unknown };
+    post({ id, kind: "error", error: { name: e?.name ?? "Error", message: e?.message ?? String(error), ...(typeof e?.code === "string" ? { code: e.code } : {}) } });
+  };
+  if (request.kind === "slice") {
+    try {
+      const { slice } = request;
+      const blocks = hashSlice(request.path, request.extents, request.size, slice, {
+        onProgress: (bytes) => progress(slice.dataBytes === 0 ? 1 : bytes / slice.dataBytes),
+        onRead,
+      });
+      post({ id, kind: "slice", blocks: blocks.map((b) => ({ index: b.index, hash: new Uint8Array(b.hash) })) });
+    } catch (error) {
+      fail(error);
+    }
+    return;
+  }
   digestMappedFile(request.path, request.extents, request.size, {
     want: request.want,
     // The caller stops a file digest by terminating this thread.
     signal: new AbortController().signal,
-    onProgress: (fraction) => {
-      const now = Date.now();
-      if (fraction < 1 && now - lastProgress < PROGRESS_MS) return;
-      lastProgress = now;
-      post({ id, kind: "progress", fraction });
-    },
-    onRead: request.reportReads ? (position, length) => post({ id, kind: "read", position, length }) : undefined,
-  }).then(
-    (digest) => post({ id, kind: "file", digest }),
-    (error: unknown) => {
-      const e = error as Error & { code?: unknown };
-      post({ id, kind: "error", error: { name: e?.name ?? "Error", message: e?.message ?? String(error), ...(typeof e?.code === "string" ? { code: e.code } : {}) } });
-    },
-  );
+    onProgress: progress,
+    onRead,
+  }).then((digest) => post({ id, kind: "file", digest }), fail);
 });

@@ -1,13 +1,16 @@
 // Hashing off the event loop. Block hashes (the block digest's 1 MiB blocks, the EBS blocks) go
 // to a small pool of long-lived threads, as many as the machine has cores (at most 4); a whole
 // image file's digest runs in a thread of its own, which an abort terminates. The API,
-// heartbeats and progress keep their thread while gigabytes are hashed.
+// heartbeats and progress keep their thread while gigabytes are hashed. A file's block digest
+// is split over several threads.
 
 import { availableParallelism } from "node:os";
 import * as nodePath from "node:path";
 import { Worker } from "node:worker_threads";
 import { EngineErrorCode, jobFailure } from "../errors";
 import { Extent } from "./extents";
+import { blockDigestOf } from "./block-digest";
+import { sliceByData } from "./hash-data-blocks";
 import { DigestWanted, DiskDigest } from "./hash-mapped-file";
 import type { HashReply, HashRequest } from "./hash-worker";
 import { ProgressCallback } from "./progress";
@@ -91,12 +94,41 @@ export interface FileDigestOptions {
   onRead?(position: number, length: number): void;
 }
 
-/** digestMappedFile (hash-mapped-file.ts) on a thread of its own; an abort terminates it. */
-export function digestFileOffThread(path: string, extents: readonly Extent[], size: number, options: FileDigestOptions): Promise<DiskDigest> {
+/**
+ * The digests of an image file read through its extent map, off the event loop: a block digest
+ * alone is split over as many threads as the pool has (hash-data-blocks.ts); a full sha256 is
+ * one sequential pass (digestMappedFile) on a thread of its own. An abort terminates them.
+ */
+export async function digestFileOffThread(path: string, extents: readonly Extent[], size: number, options: FileDigestOptions): Promise<DiskDigest> {
+  options.signal.throwIfAborted();
+  if (options.want.sha256 || !options.want.blocks) {
+    const reply = await runOnThread({ id: 0, kind: "file", path, extents: [...extents], size, want: options.want, reportReads: options.onRead !== undefined }, options);
+    return (reply as Extract<HashReply, { kind: "file" }>).digest;
+  }
+  const slices = sliceByData(extents, size, POOL_SIZE);
+  const fractions = slices.map(() => 0);
+  const total = slices.reduce((n, s) => n + s.dataBytes, 0);
+  const replies = await Promise.all(
+    slices.map((slice, i) =>
+      runOnThread({ id: 0, kind: "slice", path, extents: [...extents], size, slice, reportReads: options.onRead !== undefined }, {
+        ...options,
+        onProgress: (f) => {
+          fractions[i] = f;
+          options.onProgress?.(slices.reduce((n, s, j) => n + s.dataBytes * fractions[j]!, 0) / total);
+        },
+      }),
+    ),
+  );
+  const blocks = replies.flatMap((r) => (r as Extract<HashReply, { kind: "slice" }>).blocks.map((b) => ({ index: b.index, hash: Buffer.from(b.hash) })));
+  options.onProgress?.(1);
+  return { blocks: blockDigestOf(size, blocks) };
+}
+
+/** Runs one request on a thread of its own and gives its final reply; an abort (or any failure) terminates the thread. */
+function runOnThread(request: HashRequest, options: Omit<FileDigestOptions, "want">): Promise<HashReply> {
   const { signal } = options;
-  signal.throwIfAborted();
   const worker = new Worker(WORKER_FILE);
-  return new Promise<DiskDigest>((resolve, reject) => {
+  return new Promise<HashReply>((resolve, reject) => {
     let settled = false;
     const finish = (settle: () => void) => {
       if (settled) return;
@@ -110,12 +142,11 @@ export function digestFileOffThread(path: string, extents: readonly Extent[], si
     worker.on("message", (reply: HashReply) => {
       if (reply.kind === "progress") options.onProgress?.(reply.fraction);
       else if (reply.kind === "read") options.onRead?.(reply.position, reply.length);
-      else if (reply.kind === "file") finish(() => resolve(reply.digest));
       else if (reply.kind === "error") finish(() => reject(rebuild(reply.error)));
+      else finish(() => resolve(reply));
     });
     worker.on("error", (error) => finish(() => reject(error)));
-    worker.on("exit", (code) => finish(() => reject(new Error(`the hashing thread for '${path}' exited (code ${code})`))));
-    const request: HashRequest = { id: 0, kind: "file", path, extents: [...extents], size, want: options.want, reportReads: options.onRead !== undefined };
+    worker.on("exit", (code) => finish(() => reject(new Error(`a hashing thread exited (code ${code})`))));
     worker.postMessage(request);
   });
 }

@@ -1,7 +1,11 @@
 import assert from "node:assert/strict";
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
+import { execFileSync } from "node:child_process";
 import { hashDisk } from "../../engine/disk";
+import { digestImage } from "../../engine/disk/hash";
+import { inspectImage } from "../../engine/disk/inspect";
+import { recomputeBlockDigest } from "../helpers/block-digest-oracle";
 import { makeSparseDisk, plainSha256, tempDir, TestDiskFormat } from "../helpers/disks";
 
 const MiB = 1024 * 1024;
@@ -43,6 +47,23 @@ describe("disk: hashDisk equals sha256 of the disk's raw bytes", function () {
       const padTo = 26 * MiB;
       assert.equal(await hashDisk(file, v.format, { size: padTo, workDir: work, signal: never }), await plainSha256(file, v.format, padTo));
       assert.deepEqual(await fs.readdir(work), [], "temporary expansions are removed");
+    });
+
+    it(`${v.name}: the block digest, split over hashing threads, equals a recomputation from the raw bytes`, async () => {
+      const file = path.join(tmp.dir, `${v.name.replace(/\W+/g, "-")}.${v.format}`);
+      const raw = path.join(tmp.dir, "oracle.raw");
+      execFileSync("qemu-img", ["convert", "-f", v.format === "vhd" ? "vpc" : v.format, "-O", "raw", file, raw]);
+      try {
+        const image = await inspectImage(file, v.format, never, "source");
+        const padTo = 26 * MiB;
+        for (const size of [image.virtualSize, padTo]) {
+          const digest = await digestImage(image, { sha256: false, blocks: true }, { size, workDir: work, signal: never });
+          assert.equal(digest.blocks, recomputeBlockDigest(raw, size), `size ${size}`);
+          assert.equal(digest.sha256, undefined);
+        }
+      } finally {
+        await fs.rm(raw, { force: true });
+      }
     });
   }
 
