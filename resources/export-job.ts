@@ -8,7 +8,7 @@ export interface ExportJobArgs extends Omit<TransferJobArgs, "inputStorageLocati
   inputStorageLocation?: pulumi.Input<StorageLocationArgs>;
   /** The source disk's file name in `inputStorageLocation`. */
   inputImageFilename?: pulumi.Input<string>;
-  /** vSphere inputs: also compute the full-content `sha256` (a pass over every byte). */
+  /** Also compute the full-content `sha256` (a pass over every byte, zeros included). */
   hashDisk?: pulumi.Input<boolean>;
   /** `vhd` or `vhdx` (default `vhdx`). */
   outputImageFormat?: pulumi.Input<ExportFormat>;
@@ -17,7 +17,7 @@ export interface ExportJobArgs extends Omit<TransferJobArgs, "inputStorageLocati
 }
 
 const INPUTS = [...TRANSFER_INPUTS, ...VSPHERE_SOURCE_INPUTS, "hashDisk", "outputImageFormat", "outputDiskType"] as const;
-const OUTPUTS = [...TRANSFER_OUTPUTS, "outputUri", "format", "diskType", "blockDigest", "sourceDisk", "sourceBytesRead"] as const;
+const OUTPUTS = [...TRANSFER_OUTPUTS, "sha256", "outputUri", "format", "diskType", "sourceDisk", "sourceBytesRead"] as const;
 
 /**
  * A disk exported to VHD or VHDX (IPS `$export`). Creating it runs the job and waits for a
@@ -52,8 +52,8 @@ export class ExportJob extends TransferJobResource {
   declare readonly sourceVmId: pulumi.Output<string | undefined>;
   declare readonly sourceDiskName: pulumi.Output<string | undefined>;
   declare readonly hashDisk: pulumi.Output<boolean | undefined>;
-  /** Block digest of the content (vSphere inputs). */
-  declare readonly blockDigest: pulumi.Output<string | undefined>;
+  /** SHA-256 of the disk's content (raw bytes), with `hashDisk: true`. */
+  declare readonly sha256: pulumi.Output<string | undefined>;
   /** The vSphere disk read. */
   declare readonly sourceDisk: pulumi.Output<string | undefined>;
   /** Bytes read from the datastore. */

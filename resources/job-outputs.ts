@@ -12,7 +12,7 @@ export const TRANSFER_INPUTS = [
   "tags",
   "timeouts",
 ] as const;
-export const TRANSFER_OUTPUTS = ["jobId", "status", "sizeBytes", "virtualSizeBytes", "sourceVirtualSizeBytes", "sha256", "warnings"] as const;
+export const TRANSFER_OUTPUTS = ["jobId", "status", "sizeBytes", "virtualSizeBytes", "sourceVirtualSizeBytes", "blockDigest", "warnings"] as const;
 
 /** Outputs every job-backed resource has: its inputs, the job and the verified disk. */
 export abstract class TransferJobResource extends pulumi.CustomResource {
@@ -33,8 +33,8 @@ export abstract class TransferJobResource extends pulumi.CustomResource {
   declare readonly sizeBytes: pulumi.Output<number>;
   declare readonly virtualSizeBytes: pulumi.Output<number>;
   declare readonly sourceVirtualSizeBytes: pulumi.Output<number>;
-  /** SHA-256 of the disk's contents (raw bytes), verified against the source. */
-  declare readonly sha256: pulumi.Output<string>;
+  /** Block digest of the disk's content, verified against the source (docs/engine.md says how to recompute it). */
+  declare readonly blockDigest: pulumi.Output<string>;
   /** The job's warnings, as `CODE: message`. */
   declare readonly warnings: pulumi.Output<string[] | undefined>;
 }

@@ -65,8 +65,8 @@ export class Migration extends pulumi.ComponentResource {
   readonly masterImagePath?: pulumi.Output<string | undefined>;
   /** AWS: the AMI's snapshot. */
   readonly snapshotId?: pulumi.Output<string | undefined>;
-  /** SHA-256 of the migrated image's contents, verified at each step. */
-  readonly sha256: pulumi.Output<string>;
+  /** Block digest of the migrated image's content, verified at each step (docs/engine.md says how to recompute it). */
+  readonly blockDigest: pulumi.Output<string>;
 
   constructor(name: string, args: MigrationArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super(Migration.__pulumiType, name, {}, opts);
@@ -107,7 +107,7 @@ export class Migration extends pulumi.ComponentResource {
         vdiskDescription: args.pvs!.description,
       }, child);
       this.vdiskUri = this.publishJob.vdiskUri;
-      this.sha256 = this.publishJob.sha256;
+      this.blockDigest = this.publishJob.blockDigest;
     } else {
       this.prepareJob = new PrepareJob(`${name}-prepare`, {
         ...common,
@@ -140,8 +140,8 @@ export class Migration extends pulumi.ComponentResource {
       this.imageId = this.image.imageId;
       this.masterImagePath = this.image.masterImagePath;
       this.snapshotId = this.uploadJob.snapshotId;
-      this.sha256 = this.uploadJob.sha256;
+      this.blockDigest = this.uploadJob.blockDigest;
     }
-    this.registerOutputs({ vdiskUri: this.vdiskUri, imageId: this.imageId, masterImagePath: this.masterImagePath, snapshotId: this.snapshotId, sha256: this.sha256 });
+    this.registerOutputs({ vdiskUri: this.vdiskUri, imageId: this.imageId, masterImagePath: this.masterImagePath, snapshotId: this.snapshotId, blockDigest: this.blockDigest });
   }
 }

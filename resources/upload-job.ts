@@ -23,6 +23,8 @@ export interface UploadJobArgs extends VsphereSourceArgs {
   createAmi?: pulumi.Input<boolean>;
   /** The AMI's name. */
   amiName?: pulumi.Input<string>;
+  /** Also compute the full-content `sha256` (a pass over every byte, zeros included). */
+  hashDisk?: pulumi.Input<boolean>;
   /** Azure: the subscription (a GUID); required for `azure`. */
   subscriptionId?: pulumi.Input<string>;
   /** Azure: the existing resource group for the managed disk (and image); required for `azure`. */
@@ -62,6 +64,7 @@ const INPUTS = [
   "targetSnapshotName",
   "createAmi",
   "amiName",
+  "hashDisk",
   "subscriptionId",
   "resourceGroup",
   "targetDiskName",
@@ -76,7 +79,7 @@ const INPUTS = [
   "tags",
   "timeouts",
 ] as const;
-const OUTPUTS = ["jobId", "status", "snapshotId", "amiId", "diskId", "imageId", "targetId", "volumeSizeGiB", "blocksWritten", "sizeBytes", "virtualSizeBytes", "sha256", "sourceDisk", "sourceBytesRead", "warnings"] as const;
+const OUTPUTS = ["jobId", "status", "snapshotId", "amiId", "diskId", "imageId", "targetId", "volumeSizeGiB", "blocksWritten", "sizeBytes", "virtualSizeBytes", "blockDigest", "sha256", "sourceDisk", "sourceBytesRead", "warnings"] as const;
 
 /**
  * A disk uploaded to a cloud (IPS `$upload`): on AWS an EBS snapshot with only the blocks that
@@ -112,6 +115,7 @@ export class UploadJob extends pulumi.CustomResource {
   declare readonly targetSnapshotName: pulumi.Output<string | undefined>;
   declare readonly createAmi: pulumi.Output<boolean | undefined>;
   declare readonly amiName: pulumi.Output<string | undefined>;
+  declare readonly hashDisk: pulumi.Output<boolean | undefined>;
   declare readonly subscriptionId: pulumi.Output<string | undefined>;
   declare readonly resourceGroup: pulumi.Output<string | undefined>;
   declare readonly targetDiskName: pulumi.Output<string | undefined>;
@@ -143,7 +147,10 @@ export class UploadJob extends pulumi.CustomResource {
   declare readonly blocksWritten: pulumi.Output<number>;
   declare readonly sizeBytes: pulumi.Output<number>;
   declare readonly virtualSizeBytes: pulumi.Output<number>;
-  declare readonly sha256: pulumi.Output<string>;
+  /** Block digest of the content sent (docs/engine.md says how to recompute it). */
+  declare readonly blockDigest: pulumi.Output<string>;
+  /** SHA-256 of the content (raw bytes), with `hashDisk: true`. */
+  declare readonly sha256: pulumi.Output<string | undefined>;
   /** The vSphere disk read (vSphere inputs). */
   declare readonly sourceDisk: pulumi.Output<string | undefined>;
   /** Bytes read from the datastore (vSphere inputs). */

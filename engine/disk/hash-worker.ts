@@ -3,7 +3,8 @@
 //   - "block": the sha256 of one buffer (transferred, not copied), or null when it is all zeros;
 //   - "file":  the digests of an image file read through its extent map (digestMappedFile),
 //              with progress (and, when asked, every read) posted back as it goes;
-//   - "slice": the hashes of the data blocks in one slice of an image file (hash-data-blocks.ts).
+//   - "slice": the hashes of the data blocks in one slice of an image file (hash-data-blocks.ts);
+//   - "stream-*": one sha256 fed in order with data and runs of zeros (a full-content hash).
 
 import { createHash } from "node:crypto";
 import { parentPort } from "node:worker_threads";
@@ -14,7 +15,10 @@ import { digestMappedFile, DigestWanted } from "./hash-mapped-file";
 export type HashRequest =
   | { id: number; kind: "block"; data: Uint8Array }
   | { id: number; kind: "file"; path: string; extents: Extent[]; size: number; want: DigestWanted; reportReads: boolean }
-  | { id: number; kind: "slice"; path: string; extents: Extent[]; size: number; slice: BlockSlice; reportReads: boolean };
+  | { id: number; kind: "slice"; path: string; extents: Extent[]; size: number; slice: BlockSlice; reportReads: boolean }
+  | { id: number; kind: "stream-data"; data: Uint8Array }
+  | { id: number; kind: "stream-zeros"; length: number }
+  | { id: number; kind: "stream-end" };
 
 export type HashReply =
   | { id: number; kind: "block"; hash: Uint8Array | null }
@@ -22,6 +26,8 @@ export type HashReply =
   | { id: number; kind: "read"; position: number; length: number }
   | { id: number; kind: "file"; digest: { sha256?: string; blocks?: string } }
   | { id: number; kind: "slice"; blocks: { index: number; hash: Uint8Array }[] }
+  | { id: number; kind: "stream-ack"; bytes: number }
+  | { id: number; kind: "stream"; hex: string }
   | { id: number; kind: "error"; error: { name: string; message: string; code?: string } };
 
 const ZEROS = new Uint8Array(4 * 1024 * 1024);
@@ -39,7 +45,20 @@ function isZero(data: Uint8Array): boolean {
 const port = parentPort!;
 const post = (reply: HashReply, transfer: ArrayBuffer[] = []) => port.postMessage(reply, transfer);
 
+/** The thread's one sha256 stream, when it serves one. */
+let stream: ReturnType<typeof createHash> | undefined;
+
 port.on("message", (request: HashRequest) => {
+  if (request.kind === "stream-data" || request.kind === "stream-zeros" || request.kind === "stream-end") {
+    stream ??= createHash("sha256");
+    if (request.kind === "stream-data") {
+      stream.update(request.data);
+      post({ id: request.id, kind: "stream-ack", bytes: request.data.length });
+    } else if (request.kind === "stream-zeros") {
+      for (let left = request.length; left > 0; left -= ZEROS.length) stream.update(ZEROS.subarray(0, Math.min(left, ZEROS.length)));
+    } else post({ id: request.id, kind: "stream", hex: stream.digest("hex") });
+    return;
+  }
   if (request.kind === "block") {
     const hash = isZero(request.data) ? null : new Uint8Array(createHash("sha256").update(request.data).digest());
     post({ id: request.id, kind: "block", hash }, hash ? [hash.buffer as ArrayBuffer] : []);

@@ -150,3 +150,80 @@ function runOnThread(request: HashRequest, options: Omit<FileDigestOptions, "wan
     worker.postMessage(request);
   });
 }
+
+/** Bytes of data handed to a Sha256Stream's thread and not yet hashed beyond which `update` asks the caller to wait. */
+const STREAM_LIMIT = 32 * 1024 * 1024;
+
+/**
+ * A full-content sha256 on a thread of its own, fed in order: data (copied) and runs of zeros
+ * (hashed on the thread from a zero buffer, so they cost the event loop nothing).
+ */
+export class Sha256Stream {
+  private readonly worker = new Worker(WORKER_FILE);
+  private pending = 0;
+  private failure: unknown;
+  private waiting: (() => void) | undefined;
+  private result: { resolve(hex: string): void; reject(error: unknown): void } | undefined;
+
+  constructor() {
+    this.worker.on("message", (reply: HashReply) => {
+      if (reply.kind === "stream-ack") {
+        this.pending -= reply.bytes;
+        if (this.pending <= STREAM_LIMIT) this.wake();
+      } else if (reply.kind === "stream") {
+        this.result?.resolve(reply.hex);
+        void this.worker.terminate();
+      }
+    });
+    const fail = (error: unknown) => {
+      this.failure ??= error;
+      this.result?.reject(error);
+      this.wake();
+    };
+    this.worker.on("error", fail);
+    this.worker.on("exit", (code) => fail(new Error(`the sha256 thread exited (code ${code})`)));
+  }
+
+  /** Adds `data` (copied); returns a promise to wait on while the thread is behind. */
+  update(data: Uint8Array): Promise<void> | undefined {
+    this.check();
+    const copy = new Uint8Array(data.length);
+    copy.set(data);
+    this.pending += copy.length;
+    this.send({ id: 0, kind: "stream-data", data: copy }, [copy.buffer]);
+    return this.pending > STREAM_LIMIT ? new Promise<void>((resolve) => (this.waiting = resolve)) : undefined;
+  }
+
+  zeros(length: number): void {
+    this.check();
+    if (length > 0) this.send({ id: 0, kind: "stream-zeros", length });
+  }
+
+  /** The hex digest; the stream is done after it. */
+  digest(): Promise<string> {
+    this.check();
+    return new Promise<string>((resolve, reject) => {
+      this.result = { resolve, reject };
+      this.send({ id: 0, kind: "stream-end" });
+    });
+  }
+
+  /** Stops the thread (a failed or cancelled job). */
+  close(): void {
+    void this.worker.terminate();
+  }
+
+  private send(request: HashRequest, transfer: ArrayBuffer[] = []): void {
+    this.worker.postMessage(request, transfer);
+  }
+
+  private check(): void {
+    if (this.failure !== undefined) throw this.failure;
+  }
+
+  private wake(): void {
+    const waiting = this.waiting;
+    this.waiting = undefined;
+    waiting?.();
+  }
+}

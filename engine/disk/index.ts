@@ -26,3 +26,6 @@ export { openImageSource, openMappedImage } from "./image-source";
 export type { MappedImage, MapImageOptions } from "./image-source";
 export { copyFromSource, copyImageFile } from "./copy-from-source";
 export type { CopiedDisk, CopyFromSourceOptions } from "./copy-from-source";
+export { ContentDigests } from "./content-digests";
+export type { ContentDigest } from "./content-digests";
+export { Sha256Stream } from "./hash-workers";

@@ -57,5 +57,5 @@ const version = new compute.GalleryImageVersion("1.0.0", {
 
 export const snapshotId = golden.imageId;
 export const masterImagePath = golden.masterImagePath;
-export const imageSha256 = golden.sha256;
+export const imageBlockDigest = golden.blockDigest;
 export const galleryImageVersionId = version.id;

@@ -44,5 +44,5 @@ const template = new gcp.compute.InstanceTemplate("win10-vda", {
 });
 
 export const imageSelfLink = image.targetId;
-export const imageSha256 = image.sha256;
+export const imageBlockDigest = image.blockDigest;
 export const instanceTemplate = template.selfLink;

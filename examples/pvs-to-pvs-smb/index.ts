@@ -41,4 +41,4 @@ const vdisk = new imageport.Migration("win10-pvs", {
 // Start `imageport connector --engine URL --code CODE` on a machine next to both shares.
 export const connectorRegistrationCode = connector.registrationCode;
 export const vdiskUri = vdisk.vdiskUri;
-export const vdiskSha256 = vdisk.sha256;
+export const vdiskBlockDigest = vdisk.blockDigest;

@@ -33,8 +33,8 @@ const vdisk = new imageport.PublishJob("golden-vdisk", {
 });
 
 export const exportUri = exported.outputUri;
-export const exportSha256 = exported.sha256;
+export const exportBlockDigest = exported.blockDigest;
 export const preparedUri = prepared.outputUri;
 export const vdiskUri = vdisk.vdiskUri;
 export const vdiskPropertiesUri = vdisk.propertiesUri;
-export const vdiskSha256 = vdisk.sha256;
+export const vdiskBlockDigest = vdisk.blockDigest;

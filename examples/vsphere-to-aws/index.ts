@@ -68,5 +68,5 @@ export const masterVm = { id: master.id, name: master.name, guestFullName: maste
 export const amiId = golden.imageId;
 export const snapshotId = golden.snapshotId;
 export const masterImagePath = golden.masterImagePath;
-export const imageSha256 = golden.sha256;
+export const imageBlockDigest = golden.blockDigest;
 export const launchTemplateId = template.id;

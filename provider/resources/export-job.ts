@@ -12,7 +12,7 @@ export const exportJobHandler = jobResource({
     outputUri: a.outputUri,
     format: a.format,
     diskType: a.diskType,
-    blockDigest: a.blockDigest,
+    sha256: a.sha256,
     sourceDisk: a.sourceDisk,
     sourceBytesRead: a.sourceBytesRead,
   }),

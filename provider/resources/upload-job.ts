@@ -29,6 +29,7 @@ export const uploadJobHandler = jobResource({
     blocksWritten: a.blocksWritten,
     sizeBytes: a.sizeBytes,
     virtualSizeBytes: a.virtualSizeBytes,
+    blockDigest: a.blockDigest,
     sha256: a.sha256,
     sourceDisk: a.sourceDisk,
     sourceBytesRead: a.sourceBytesRead,

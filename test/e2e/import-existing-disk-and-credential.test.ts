@@ -51,7 +51,9 @@ describe("pulumi import of an exported disk and of a credential", function () {
     await project.ok(["import", "imageport:index:ExportJob", "disk", job.id, "--yes", "--generate-code=false"]);
     const [imported] = (await project.resources()).filter((r) => r.type === "imageport:index:ExportJob");
     assert.equal(imported.id, job.id);
-    assert.equal(imported.outputs?.sha256, job.additionalInfo.artifacts.sha256 ?? (await client.jobs.get(job.id))?.additionalInfo.artifacts.sha256);
+    const artifacts = (await client.jobs.get(job.id))!.additionalInfo.artifacts as { blockDigest: string };
+    assert.match(artifacts.blockDigest, /^[0-9a-f]{64}$/);
+    assert.equal(imported.outputs?.blockDigest, artifacts.blockDigest);
     await project.ok(["preview", "--expect-no-changes"]);
     await project.ok(["refresh", "--yes", "--expect-no-changes"]);
     assert.equal((await client.jobs.list({ type: "export" })).items.length, 1, "importing ran no export");

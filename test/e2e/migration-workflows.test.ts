@@ -7,7 +7,7 @@ import { AZURE_SECRET, LOCATION, RESOURCE_GROUP, SUBSCRIPTION_ID } from "../help
 import { Azurite, startAzurite } from "../helpers/azurite";
 import { makeSparseDisk, qemuCompare, tempDir } from "../helpers/disks";
 import { EngineProcess } from "../helpers/engine-process";
-import { independentContentHash } from "../helpers/job-world";
+import { independentBlockDigest } from "../helpers/block-digest-oracle";
 import { Moto, MOTO_KEYS, MOTO_REGION, startMoto } from "../helpers/moto";
 import { REPO_ROOT } from "../helpers/paths";
 import { PulumiProject } from "../helpers/pulumi-project";
@@ -83,7 +83,7 @@ describe("Migration runs each workflow's steps and destroy leaves only the sourc
         const ran = (await engine.client().jobs.list()).items.filter((j) => j.createdAt >= since && j.type !== "inspect");
         assert.deepEqual(ran.map((j) => j.type).reverse(), c.jobs);
         const outputs = await project.outputs();
-        assert.equal(outputs.sha256, independentContentHash(source, format, images.dir));
+        assert.equal(outputs.blockDigest, independentBlockDigest(source, format, images.dir));
         if (c.workflow.endsWith("ToPvs")) {
           assert.ok(await qemuCompare(source, format, path.join(images.dir, "store/golden.vhdx"), "vhdx"));
         } else if (cloud === "azure") {

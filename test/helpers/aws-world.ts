@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { GetSnapshotBlockCommand, ListSnapshotBlocksCommand } from "@aws-sdk/client-ebs";
+import { recomputeBlockDigest } from "./block-digest-oracle";
 import { startJobWorld, JobWorld } from "./job-world";
 import { Moto, MOTO_KEYS, startMoto } from "./moto";
 
@@ -45,8 +46,8 @@ export async function startAwsWorld(): Promise<AwsWorld> {
   };
 }
 
-/** The raw content of a disk (qemu-img convert -O raw), its sha256 and its non-zero 512 KiB blocks. */
-export function rawOracle(path: string, format: string, scratch: string): { sha256: string; dataBlocks: number[]; virtualSize: number } {
+/** The raw content of a disk (qemu-img convert -O raw): its sha256, its block digest and its non-zero 512 KiB blocks. */
+export function rawOracle(path: string, format: string, scratch: string): { sha256: string; blockDigest: string; dataBlocks: number[]; virtualSize: number } {
   const raw = join(scratch, `oracle-${process.hrtime.bigint()}.raw`);
   execFileSync("qemu-img", ["convert", "-f", format === "vhd" ? "vpc" : format, "-O", "raw", path, raw]);
   try {
@@ -56,7 +57,7 @@ export function rawOracle(path: string, format: string, scratch: string): { sha2
       const block = bytes.subarray(i * EBS_BLOCK, (i + 1) * EBS_BLOCK);
       if (block.some((b) => b !== 0)) dataBlocks.push(i);
     }
-    return { sha256: createHash("sha256").update(bytes).digest("hex"), dataBlocks, virtualSize: bytes.length };
+    return { sha256: createHash("sha256").update(bytes).digest("hex"), blockDigest: recomputeBlockDigest(raw, bytes.length), dataBlocks, virtualSize: bytes.length };
   } finally {
     rmSync(raw, { force: true });
   }

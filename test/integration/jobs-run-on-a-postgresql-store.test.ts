@@ -52,7 +52,9 @@ describe("jobs with the engine's store on PostgreSQL", function () {
     try {
       const rows = await db.query<{ id: string; status: string; artifacts: string }>("select id, status, artifacts from jobs");
       assert.deepEqual(rows.rows.map((r) => [r.id, r.status]), [[job.id, "complete"]]);
-      assert.equal(JSON.parse(rows.rows[0]!.artifacts).sha256, (done.last!.additionalInfo.artifacts as { sha256: string }).sha256);
+      const artifacts = done.last!.additionalInfo.artifacts as { blockDigest: string };
+      assert.match(artifacts.blockDigest, /^[0-9a-f]{64}$/);
+      assert.equal(JSON.parse(rows.rows[0]!.artifacts).blockDigest, artifacts.blockDigest);
       const connectors = await db.query<{ embedded: number; resource_location_id: string }>("select embedded, resource_location_id from connectors");
       assert.deepEqual(connectors.rows, [{ embedded: 1, resource_location_id: "local" }]);
     } finally {

@@ -41,6 +41,7 @@ describe("upload to AWS: only data blocks are written, and an AMI is registered"
       targetSnapshotName: "web01 golden",
       amiName: "web01-golden-v1",
       tags: { team: "vdi" },
+      hashDisk: true,
     });
     const elapsedMs = Date.now() - started;
     assert.equal(job.status, "complete", JSON.stringify(job.error));
@@ -60,7 +61,8 @@ describe("upload to AWS: only data blocks are written, and an AMI is registered"
     assert.equal(a.blockSize, EBS_BLOCK);
     assert.equal(a.blocksWritten, oracle.dataBlocks.length, "one PutSnapshotBlock per block that holds data, none for zero blocks");
     assert.equal(a.sizeBytes, oracle.dataBlocks.length * EBS_BLOCK);
-    assert.equal(a.sha256, oracle.sha256, "the content hash is that of qemu-img's raw conversion");
+    assert.equal(a.sha256, oracle.sha256, "with hashDisk, the content hash is that of qemu-img's raw conversion");
+    assert.equal(a.blockDigest, oracle.blockDigest, "the block digest is that of the raw content");
     assert.match(a.snapshotId, /^snap-/);
     assert.match(a.amiId, /^ami-/);
     assert.equal(a.targetId, a.amiId);

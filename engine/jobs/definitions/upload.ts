@@ -30,6 +30,7 @@ export interface UploadParams extends AzureUploadFields, GcpUploadFields, Upload
   createAmi?: boolean;
   amiName?: string;
   tags?: Record<string, string>;
+  hashDisk?: boolean;
 }
 
 /** What a complete AWS upload job records (additionalInfo.artifacts). */
@@ -47,7 +48,10 @@ export interface AwsUploadArtifacts {
   /** Bytes sent (blocksWritten x blockSize). */
   sizeBytes: number;
   virtualSizeBytes: number;
-  sha256: string;
+  /** The block digest (engine/disk/block-digest.ts) of the content sent. */
+  blockDigest: string;
+  /** Full-content sha256, with hashDisk. */
+  sha256?: string;
   cloudResources: Array<CloudResourceRef & { region: string }>;
 }
 
@@ -81,6 +85,11 @@ export const uploadJob: JobDefinition<UploadParams> = {
       targetSnapshotName: { type: "string", minLength: 1, maxLength: 255, description: "aws: the snapshot's Description and Name tag." },
       createAmi: { type: "boolean", description: "aws: register an AMI from the snapshot; default true." },
       amiName: { type: "string", pattern: AMI_NAME_PATTERN, description: "aws: the AMI's name; default targetSnapshotName, else imageport-<jobId>." },
+      hashDisk: {
+        type: "boolean",
+        description:
+          "Also compute the full-content sha256 of the disk (artifact sha256), a pass over every byte, zeros included (on a hashing thread). The block digest, whose cost follows the data, is recorded either way.",
+      },
       ...azureUploadProperties,
       ...GCP_UPLOAD_PROPERTIES,
     },
@@ -149,6 +158,7 @@ async function runAwsUpload(p: UploadParams, ctx: RunContext): Promise<void> {
           signal,
           onStarted: (id) => created.push({ kind: "snapshot", id }),
           onProgress: progress,
+          sha256: p.hashDisk ?? false,
         });
         return { written, virtualSize: source.virtualSize };
       });
@@ -170,7 +180,8 @@ async function runAwsUpload(p: UploadParams, ctx: RunContext): Promise<void> {
         blocksWritten: written.blocksWritten,
         sizeBytes: written.blocksWritten * EBS_BLOCK,
         virtualSizeBytes: virtualSize,
-        sha256: written.sha256,
+        blockDigest: written.blockDigest,
+        ...(written.sha256 ? { sha256: written.sha256 } : {}),
         cloudResources: created.map((r) => ({ ...r, region })),
       };
       ctx.setArtifacts({ ...artifacts, ...input.artifacts() });

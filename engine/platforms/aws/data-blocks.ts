@@ -1,18 +1,15 @@
 // A disk source read as EBS blocks: 512 KiB pieces of its guest content in index order, found
-// through the source's data ranges. Holes are never read; blocks that hold only zeros are
-// counted in the content hash but never yielded (EBS treats unwritten blocks as zeros). The
-// sha256 of the whole content is computed in the same pass. Any DiskSource will do: a local
-// image (openImageSource), a datastore, a cloud snapshot. Memory: one block per yielded block,
-// plus the reads in flight (at most two of READ_CHUNK).
+// through the source's data ranges. Holes are never read; blocks that hold only zeros are never
+// yielded (EBS treats unwritten blocks as zeros). Each block comes with its SHA-256 (the
+// checksum PutSnapshotBlock takes), computed on a hashing thread, which also says whether the
+// block is all zeros. Every piece read is shown to `onData` (the job's content digests). Any
+// DiskSource will do: a local image (openImageSource), a datastore, a cloud snapshot. Memory:
+// the block being filled, plus the reads in flight (at most two of READ_CHUNK).
 
-import { createHash } from "node:crypto";
-import { setImmediate as yieldToLoop } from "node:timers/promises";
-import { checkedDataRanges, DiskSource, readRanges } from "../../disk";
+import { checkedDataRanges, DataRange, DiskSource, hashBlockOffThread, readRanges } from "../../disk";
 
 /** The EBS direct API's block size. */
 export const EBS_BLOCK = 512 * 1024;
-const ZERO_BLOCK = Buffer.alloc(EBS_BLOCK);
-const YIELD_EVERY_BLOCKS = 128; // 64 MiB of zeros hashed between turns of the event loop
 /** Source reads span up to this many bytes of a data range (cut at block boundaries). */
 const READ_CHUNK = 8 * EBS_BLOCK;
 
@@ -20,53 +17,37 @@ export interface DataBlock {
   index: number;
   /** Exactly EBS_BLOCK bytes (the last block of the disk is padded with zeros). */
   data: Buffer;
+  /** SHA-256 of `data`. */
+  checksum: Buffer;
 }
 
 export interface BlockScanOptions {
   signal: AbortSignal;
-  /** Called with the sha256 (hex) of the whole content once every block was scanned. */
-  onSha256(hex: string): void;
-  /** Guest bytes scanned so far (zeros included). */
+  /** The source's data ranges, when the caller already asked for them. */
+  ranges?: readonly DataRange[];
+  /** Every piece read, in guest order; a returned promise holds the reading back. */
+  onData?(offset: number, data: Buffer): Promise<void> | undefined;
+  /** Guest bytes scanned so far (holes included). */
   onScanned?(bytes: number): void;
 }
 
 /** The blocks of `source` that hold data, in index order. */
 export async function* dataBlocks(source: DiskSource, options: BlockScanOptions): AsyncGenerator<DataBlock> {
   const { signal } = options;
-  const size = source.virtualSize;
-  const ranges = checkedDataRanges(await source.dataRanges(signal), size, source.name);
-  const hash = createHash("sha256");
-  let hashed = 0; // guest bytes hashed so far
+  const ranges = options.ranges ?? checkedDataRanges(await source.dataRanges(signal), source.virtualSize, source.name);
 
-  /** Hashes the zero blocks up to `end` (a block boundary or the disk's end). */
-  const zerosUpTo = async (end: number) => {
-    for (let blocks = 0; hashed < end; blocks++) {
-      const n = Math.min(EBS_BLOCK, end - hashed);
-      hash.update(ZERO_BLOCK.subarray(0, n));
-      hashed += n;
-      options.onScanned?.(hashed);
-      if (blocks % YIELD_EVERY_BLOCKS === YIELD_EVERY_BLOCKS - 1) {
-        await yieldToLoop();
-        signal.throwIfAborted();
-      }
-    }
-  };
-
-  let current: DataBlock | undefined;
-  /** Hashes the zeros before the current block and the block itself; the block if it holds data. */
+  let current: { index: number; data: Buffer } | undefined;
+  /** The current block with its checksum, or undefined when it is all zeros. */
   const finish = async (): Promise<DataBlock | undefined> => {
     const block = current!;
     current = undefined;
-    const start = block.index * EBS_BLOCK;
-    const end = Math.min(start + EBS_BLOCK, size);
-    await zerosUpTo(start);
-    hash.update(block.data.subarray(0, end - start));
-    hashed = end;
-    options.onScanned?.(hashed);
-    return block.data.equals(ZERO_BLOCK) ? undefined : block;
+    options.onScanned?.(Math.min(source.virtualSize, (block.index + 1) * EBS_BLOCK));
+    const checksum = await hashBlockOffThread(block.data);
+    return checksum ? { ...block, checksum } : undefined;
   };
 
   for await (const piece of readRanges(source, ranges, { signal, chunk: READ_CHUNK, align: EBS_BLOCK })) {
+    await options.onData?.(piece.offset, piece.data);
     const end = piece.offset + piece.data.length;
     for (let index = Math.floor(piece.offset / EBS_BLOCK); index * EBS_BLOCK < end; index++) {
       if (current && current.index !== index) {
@@ -83,6 +64,5 @@ export async function* dataBlocks(source: DiskSource, options: BlockScanOptions)
     const done = await finish();
     if (done) yield done;
   }
-  await zerosUpTo(size);
-  options.onSha256(hash.digest("hex"));
+  options.onScanned?.(source.virtualSize);
 }

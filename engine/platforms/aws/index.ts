@@ -9,6 +9,6 @@ export { findOwnImage, registerImage, ROOT_DEVICE, waitForImage } from "./image"
 export type { ImageSpec } from "./image";
 export { describeResource, removeResource, removalOrder } from "./resources";
 export type { CloudResourceKind, CloudResourceRef, CloudResourceState } from "./resources";
-export { DEFAULT_BLOCKS_IN_FLIGHT, blockChecksum, volumeSizeGiB, waitForSnapshot, writeSnapshot } from "./snapshot-writer";
+export { DEFAULT_BLOCKS_IN_FLIGHT, volumeSizeGiB, waitForSnapshot, writeSnapshot } from "./snapshot-writer";
 export type { SnapshotWriteOptions, WrittenSnapshot } from "./snapshot-writer";
 export { checkRegionReachable } from "./probe";

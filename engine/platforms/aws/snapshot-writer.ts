@@ -1,7 +1,7 @@
 // An EBS snapshot written through the EBS direct API: StartSnapshot, one PutSnapshotBlock per
 // block that holds data (a bounded number in flight, each with its SHA-256 as real AWS
 // requires even where an emulator does not check), CompleteSnapshot with the block count and
-// the LINEAR aggregate checksum.
+// the LINEAR aggregate checksum. The content's digests are taken from the same reads.
 
 import { createHash } from "node:crypto";
 import { CompleteSnapshotCommand, PutSnapshotBlockCommand, StartSnapshotCommand } from "@aws-sdk/client-ebs";
@@ -9,8 +9,8 @@ import { DescribeSnapshotsCommand } from "@aws-sdk/client-ec2";
 import { setTimeout as sleep } from "node:timers/promises";
 import { jobFailure } from "../../errors";
 import { AwsClients } from "./clients";
-import { DiskSource } from "../../disk";
-import { dataBlocks, EBS_BLOCK } from "./data-blocks";
+import { checkedDataRanges, ContentDigests, DiskSource } from "../../disk";
+import { DataBlock, dataBlocks, EBS_BLOCK } from "./data-blocks";
 import { awsFailure } from "./failures";
 import { sendBounded } from "../send-bounded";
 
@@ -31,22 +31,22 @@ export interface SnapshotWriteOptions {
   /** Fraction 0..1 of the disk scanned and sent. */
   onProgress?(fraction: number): void;
   blocksInFlight?: number;
+  /** Also compute the full-content sha256 (hashDisk): a pass over every byte, zeros included. */
+  sha256?: boolean;
 }
 
 export interface WrittenSnapshot {
   snapshotId: string;
   volumeSizeGiB: number;
   blocksWritten: number;
-  sha256: string;
+  /** The block digest (engine/disk/block-digest.ts) of the content sent. */
+  blockDigest: string;
+  sha256?: string;
 }
 
 /** The EBS volume size for a disk: whole GiB, at least 1. */
 export function volumeSizeGiB(virtualSize: number): number {
   return Math.max(1, Math.ceil(virtualSize / GIB));
-}
-
-export function blockChecksum(data: Buffer): Buffer {
-  return createHash("sha256").update(data).digest();
 }
 
 export async function writeSnapshot(options: SnapshotWriteOptions): Promise<WrittenSnapshot> {
@@ -76,35 +76,43 @@ export async function writeSnapshot(options: SnapshotWriteOptions): Promise<Writ
   options.onStarted(snapshotId);
 
   let blocksWritten = 0;
-  let sha256 = "";
   let scanned = 0;
+  const ranges = checkedDataRanges(await source.dataRanges(signal), source.virtualSize, source.name);
+  const digests = new ContentDigests(source.virtualSize, ranges, { sha256: options.sha256 === true });
   const aggregate = createHash("sha256"); // LINEAR: the block checksums in index order
   const progress = () => options.onProgress?.(source.virtualSize === 0 ? 1 : scanned / source.virtualSize);
 
-  await sendBounded({
-    items: (sending) => dataBlocks(source, { signal: sending, onSha256: (hex) => (sha256 = hex), onScanned: (bytes) => (scanned = bytes) }),
-    limit: options.blocksInFlight ?? DEFAULT_BLOCKS_IN_FLIGHT,
-    signal,
-    async send(block, sending) {
-      const checksum = blockChecksum(block.data);
-      aggregate.update(checksum); // before the first await: in index order
-      await clients.ebs.send(
-        new PutSnapshotBlockCommand({
-          SnapshotId: snapshotId,
-          BlockIndex: block.index,
-          BlockData: block.data,
-          DataLength: EBS_BLOCK,
-          Checksum: checksum.toString("base64"),
-          ChecksumAlgorithm: "SHA256",
-        }),
-        { abortSignal: sending },
-      );
-      blocksWritten++;
-      progress();
-    },
-    describe: (block, error) => fail("PutSnapshotBlock", `block ${block.index} of snapshot ${snapshotId}`, error),
-  });
+  let digest;
+  try {
+    await sendBounded({
+      items: (sending) => dataBlocks(source, { signal: sending, ranges, onData: (offset, data) => digests.add(offset, data), onScanned: (bytes) => (scanned = bytes) }),
+      limit: options.blocksInFlight ?? DEFAULT_BLOCKS_IN_FLIGHT,
+      signal,
+      send: (block, sending) => putBlock(block, sending),
+      describe: (block, error) => fail("PutSnapshotBlock", `block ${block.index} of snapshot ${snapshotId}`, error),
+    });
+    digest = await digests.digest();
+  } finally {
+    digests.close();
+  }
   progress();
+
+  async function putBlock(block: DataBlock, sending: AbortSignal): Promise<void> {
+    aggregate.update(block.checksum); // before the first await: in index order
+    await clients.ebs.send(
+      new PutSnapshotBlockCommand({
+        SnapshotId: snapshotId,
+        BlockIndex: block.index,
+        BlockData: block.data,
+        DataLength: EBS_BLOCK,
+        Checksum: block.checksum.toString("base64"),
+        ChecksumAlgorithm: "SHA256",
+      }),
+      { abortSignal: sending },
+    );
+    blocksWritten++;
+    progress();
+  }
 
   try {
     const done = await clients.ebs.send(
@@ -123,7 +131,7 @@ export async function writeSnapshot(options: SnapshotWriteOptions): Promise<Writ
   } catch (error) {
     throw fail("CompleteSnapshot", `snapshot ${snapshotId} with ${blocksWritten} blocks`, error);
   }
-  return { snapshotId, volumeSizeGiB: volumeSize, blocksWritten, sha256 };
+  return { snapshotId, volumeSizeGiB: volumeSize, blocksWritten, ...digest };
 }
 
 /**

@@ -22,5 +22,5 @@ const args = {
 const disk = new imageport.ExportJob("disk", args as unknown as imageport.ExportJobArgs);
 export const jobId = disk.jobId;
 export const outputUri = disk.outputUri;
-export const sha256 = disk.sha256;
+export const blockDigest = disk.blockDigest;
 export const status = disk.status;

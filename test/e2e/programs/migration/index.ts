@@ -35,4 +35,4 @@ export const vdiskUri = migration.vdiskUri;
 export const imageId = migration.imageId;
 export const snapshotId = migration.snapshotId;
 export const masterImagePath = migration.masterImagePath;
-export const sha256 = migration.sha256;
+export const blockDigest = migration.blockDigest;

@@ -61,4 +61,4 @@ export const diskId = upload.diskId;
 export const imageId = upload.imageId;
 export const targetId = upload.targetId;
 export const blocksWritten = upload.blocksWritten;
-export const sha256 = upload.sha256;
+export const blockDigest = upload.blockDigest;

@@ -59,4 +59,4 @@ export const vsphereVmId = masterVm.imageId;
 export const vsphereMasterImagePath = masterVm.masterImagePath;
 export const imageId = golden.imageId;
 export const masterImagePath = golden.masterImagePath;
-export const sha256 = golden.sha256;
+export const blockDigest = golden.blockDigest;
