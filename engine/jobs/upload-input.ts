@@ -15,8 +15,6 @@ export interface UploadInputFields extends VsphereSourceFields, FileInputFields 
 export interface UploadInput {
   /** The disk as a DiskSource (opened on first use: a file is mapped, perhaps expanded, only if asked). */
   source(): Promise<DiskSource>;
-  /** The local image file, for file inputs (Azure's fixed VHD is converted from it directly). */
-  file?: { path: string; format: DiskFormat };
   /** Releases the fetched copy, or removes the snapshot and logs out. */
   close(): Promise<void>;
   /** What the job records of its input: for a VM's disk, which disk and the bytes read from the datastore. */
@@ -83,7 +81,6 @@ export async function fetchFileInput(p: FileInputFields, ctx: RunContext): Promi
   let opened: Promise<DiskSource> | undefined;
   return {
     source: () => (opened ??= openImageSource(copy.path, format, workDir, signal)),
-    file: { path: copy.path, format },
     artifacts: () => ({}),
     close: async () => {
       await opened?.then((s) => s.close()).catch(() => undefined);

@@ -31,7 +31,7 @@ describe("gcp sparse tar: GNU tar extracts it", function () {
     try {
       assert.equal(source.virtualSize, virtualSize);
       let result: SparseTarResult | undefined;
-      const tar = sparseTar(source, rawSizeFor(virtualSize), { signal: AbortSignal.timeout(100_000), onDone: (r) => (result = r) });
+      const tar = sparseTar(source, rawSizeFor(virtualSize), { signal: AbortSignal.timeout(100_000), sha256: true, onDone: (r) => (result = r) });
       await pipeline(Readable.from(tar), createGzip({ level: 1 }), createWriteStream(out));
       return result!;
     } finally {

@@ -1,10 +1,12 @@
-// $upload with platform "azure": the disk becomes a fixed VHD, goes into a new managed disk
-// through the direct-upload flow (PUT disk Upload -> beginGetAccess -> Put Page -> endGetAccess)
-// and, when asked, a managed image is made from it. The fields, their checks and the run.
+// $upload with platform "azure": the disk goes into a new managed disk as a fixed VHD through
+// the direct-upload flow (PUT disk Upload -> beginGetAccess -> Put Page -> endGetAccess), its
+// pages read straight from the source (no VHD is staged), and, when asked, a managed image is
+// made from it. The fields, their checks and the run.
 
 import { FieldError, jobFailure } from "../../errors";
 import {
   ArmClient,
+  azureDiskBytes,
   AzureResourceRef,
   azureRemovalOrder,
   beginWriteAccess,
@@ -16,10 +18,10 @@ import {
   endAccess,
   getDisk,
   imageId,
-  makeFixedVhd,
-  makeFixedVhdFromSource,
+  MAX_DISK_BYTES,
   openArmClient,
   removeAzureResource,
+  VHD_FOOTER,
   writePages,
 } from "../../platforms/azure";
 import { RunContext, SubmitContext } from "../definition";
@@ -61,14 +63,15 @@ export interface AzureUploadArtifacts {
   targetId: string;
   /** The managed disk's size: N MiB, at least 20 MiB. */
   diskSizeBytes: number;
-  /** The fixed VHD's size: diskSizeBytes + 512. */
+  /** The fixed VHD's size: diskSizeBytes + 512 (the footer). */
   uploadSizeBytes: number;
   /** Put Page requests sent (each <= 4 MiB, only non-zero sectors). */
   pageRangesWritten: number;
   /** Bytes sent. */
   sizeBytes: number;
   virtualSizeBytes: number;
-  sha256: string;
+  /** sha256 of the guest content (virtualSizeBytes bytes), when the writer was asked for it. */
+  sha256?: string;
   cloudResources: Array<AzureResourceRef & { region: string }>;
 }
 
@@ -116,7 +119,7 @@ export function azureOnlyFieldErrors(p: UploadParams): FieldError[] {
 }
 
 export async function runAzureUpload(p: UploadParams, ctx: RunContext): Promise<void> {
-  const { signal, workDir, jobId } = ctx;
+  const { signal, jobId } = ctx;
   const location = p.region!;
   const group = { subscriptionId: p.subscriptionId!, resourceGroup: p.resourceGroup! };
   const diskName = p.targetDiskName ?? `imageport-${jobId}`;
@@ -141,34 +144,35 @@ export async function runAzureUpload(p: UploadParams, ctx: RunContext): Promise<
     const input = await openUploadInput(p, ctx);
     try {
       const { vhd, written } = await ctx.step("upload", async (progress) => {
-        // Conversion is the first fifth of the step, the pages the rest.
-        const toVhd = (f: number) => progress(f * 0.2);
-        const vhd = input.file
-          ? await makeFixedVhd(input.file.path, input.file.format, workDir, signal, toVhd)
-          : await makeFixedVhdFromSource(await input.source(), workDir, signal, toVhd);
-        try {
-          await createUploadDisk(arm, dId, { location, uploadSizeBytes: vhd.fileSize, osType, hyperVGeneration, tags }, signal);
-          created.push({ kind: "disk", id: dId });
-          const sasUrl = await beginWriteAccess(arm, dId, signal);
-          const written = await writePages({
-            path: vhd.path,
-            fileSize: vhd.fileSize,
-            extents: vhd.extents,
-            contentSize: vhd.contentSize,
-            sasUrl,
-            diskId: dId,
-            signal,
-            onProgress: (f) => progress(0.2 + f * 0.8),
-          });
-          await endAccess(arm, dId, signal);
-          const state = await getDisk(arm, dId, signal);
-          if (state.diskState !== "Unattached") {
-            throw jobFailure("PLATFORM_REQUEST_FAILED", `Azure reports disk ${dId} as ${state.diskState ?? "missing"} after endGetAccess instead of Unattached; run the job again.`);
-          }
-          return { vhd: { contentSize: vhd.contentSize, diskSizeBytes: vhd.diskSizeBytes, fileSize: vhd.fileSize }, written };
-        } finally {
-          await vhd.release();
+        const source = await input.source();
+        const diskSizeBytes = azureDiskBytes(source.virtualSize);
+        if (diskSizeBytes > MAX_DISK_BYTES) {
+          throw jobFailure(
+            "UNSUPPORTED_OPTION",
+            `The disk ${source.name} is ${source.virtualSize} bytes; an Azure managed disk upload holds at most ${MAX_DISK_BYTES} bytes (32 TiB). ` +
+              `Shrink the disk below 32 TiB, or upload it to another platform.`,
+          );
         }
+        const uploadSizeBytes = diskSizeBytes + VHD_FOOTER;
+        await createUploadDisk(arm, dId, { location, uploadSizeBytes, osType, hyperVGeneration, tags }, signal);
+        created.push({ kind: "disk", id: dId });
+        const sasUrl = await beginWriteAccess(arm, dId, signal);
+        const written = await writePages({
+          source,
+          diskSizeBytes,
+          sasUrl,
+          diskId: dId,
+          signal,
+          // The full-content hash (work proportional to the virtual size) is kept for now.
+          sha256: true,
+          onProgress: progress,
+        });
+        await endAccess(arm, dId, signal);
+        const state = await getDisk(arm, dId, signal);
+        if (state.diskState !== "Unattached") {
+          throw jobFailure("PLATFORM_REQUEST_FAILED", `Azure reports disk ${dId} as ${state.diskState ?? "missing"} after endGetAccess instead of Unattached; run the job again.`);
+        }
+        return { vhd: { contentSize: source.virtualSize, diskSizeBytes, uploadSizeBytes }, written };
       });
       const madeImage = await ctx.step("register", async (progress) => {
         if (!wantImage) return false;
@@ -186,11 +190,11 @@ export async function runAzureUpload(p: UploadParams, ctx: RunContext): Promise<
         ...(madeImage ? { imageName, imageId: iId } : {}),
         targetId: madeImage ? iId : dId,
         diskSizeBytes: vhd.diskSizeBytes,
-        uploadSizeBytes: vhd.fileSize,
+        uploadSizeBytes: vhd.uploadSizeBytes,
         pageRangesWritten: written.rangesWritten,
         sizeBytes: written.bytesWritten,
         virtualSizeBytes: vhd.contentSize,
-        sha256: written.sha256,
+        ...(written.sha256 !== undefined ? { sha256: written.sha256 } : {}),
         cloudResources: created.map((r) => ({ ...r, region: location })),
       };
       ctx.setArtifacts({ ...artifacts, ...input.artifacts() });

@@ -71,15 +71,15 @@ export interface GcpUploadArtifacts {
   /** disk.raw's size: the virtual size grown to whole GiB. */
   rawSizeBytes: number;
   diskSizeGb: number;
-  /** Disk bytes stored in the archive (holes and zero extents are not). */
+  /** Disk bytes stored in the archive: the data ranges, widened to 512-byte blocks (holes are not stored). */
   dataBytes: number;
   /** The archive's size: bytes sent. */
   sizeBytes: number;
   virtualSizeBytes: number;
-  /** sha256 of the guest content (virtualSizeBytes bytes). */
-  sha256: string;
-  /** sha256 of disk.raw as GCE reads it (rawSizeBytes bytes). */
-  rawSha256: string;
+  /** sha256 of the guest content (virtualSizeBytes bytes), when the writer was asked for it. */
+  sha256?: string;
+  /** sha256 of disk.raw as GCE reads it (rawSizeBytes bytes), when the writer was asked for it. */
+  rawSha256?: string;
   cloudResources: GcpResourceRef[];
 }
 
@@ -165,8 +165,8 @@ export async function runGcpUpload(p: UploadParams, ctx: RunContext): Promise<vo
         dataBytes: uploaded.tar.dataBytes,
         sizeBytes: uploaded.sent,
         virtualSizeBytes: uploaded.virtualSize,
-        sha256: uploaded.tar.sha256,
-        rawSha256: uploaded.tar.rawSha256,
+        ...(uploaded.tar.sha256 !== undefined ? { sha256: uploaded.tar.sha256 } : {}),
+        ...(uploaded.tar.rawSha256 !== undefined ? { rawSha256: uploaded.tar.rawSha256 } : {}),
         cloudResources: gcpRemovalOrder(created),
       };
       ctx.setArtifacts({ ...artifacts, ...input.artifacts() });
@@ -188,17 +188,23 @@ interface ArchiveUpload {
   progress(fraction: number): void;
 }
 
-/** Streams the sparse tar through gzip into the object: one upload chunk in memory, no raw expansion. */
+/**
+ * Streams the sparse tar through gzip into the object, reading the disk's data once: a few MiB
+ * of archive chunks and source reads plus the upload chunk in memory, no raw expansion.
+ */
 async function uploadArchive(client: GcpClient, a: ArchiveUpload) {
   const rawSize = rawSizeFor(a.disk.virtualSize);
   let tar: SparseTarResult | undefined;
   const archive = sparseTar(a.disk, rawSize, {
     signal: a.signal,
+    // The full-content hashes (work proportional to the virtual size) are kept for now.
+    sha256: true,
     onScanned: (bytes) => a.progress(a.disk.virtualSize === 0 ? 1 : (0.99 * bytes) / a.disk.virtualSize),
     onDone: (result) => (tar = result),
   });
   const gzip = createGzip({ level: 6 });
-  const packing = pipeline(Readable.from(archive), gzip);
+  // One archive chunk (at most 1 MiB) waits for gzip; the source reads in flight are the rest.
+  const packing = pipeline(Readable.from(archive, { highWaterMark: 1 }), gzip);
   try {
     const object = await uploadObject(client, {
       bucket: a.bucket,

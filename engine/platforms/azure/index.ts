@@ -4,8 +4,8 @@ export { ARM_ENDPOINT_ENV, AUTHORITY_HOST_ENV, azureEndpoints } from "./settings
 export type { AzureEndpoints } from "./settings";
 export { ArmClient, openArmClient } from "./arm";
 export { AzureCallError, azureFailure, isNotFound } from "./failures";
-export { azureDiskBytes, makeFixedVhd, makeFixedVhdFromSource, MIN_DISK_BYTES } from "./fixed-vhd";
-export type { FixedVhd } from "./fixed-vhd";
+export { azureDiskBytes, fixedVhdFooter, MAX_DISK_BYTES, MIN_DISK_BYTES, VHD_FOOTER, vhdChecksum } from "./fixed-vhd";
+export type { FooterOptions } from "./fixed-vhd";
 export {
   beginWriteAccess,
   checkResourceGroup,
@@ -22,7 +22,7 @@ export {
   IMAGES_API_VERSION,
 } from "./managed-disk";
 export type { ResourceGroupRef, SnapshotSpec, UploadDiskSpec } from "./managed-disk";
-export { DEFAULT_RANGES_IN_FLIGHT, MAX_PUT_PAGE, nonZeroRanges, PAGE, writePages } from "./page-writer";
-export type { WrittenPages } from "./page-writer";
+export { DEFAULT_RANGES_IN_FLIGHT, fixedVhdPages, MAX_PUT_PAGE, PAGE, writePages } from "./page-writer";
+export type { PageRange, PageScan, PageWriteOptions, WrittenPages } from "./page-writer";
 export { azureRemovalOrder, describeAzureResource, removeAzureResource } from "./resources";
 export type { AzureResourceKind, AzureResourceRef, AzureResourceState } from "./resources";

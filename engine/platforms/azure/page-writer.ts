@@ -1,15 +1,26 @@
-// A fixed VHD written into a managed disk's page blob through its write SAS: Put Page of at
-// most 4 MiB (Azure's limit), 512-aligned, one per run of non-zero sectors; holes in the file
-// are never read and all-zero sectors are never sent (a new page blob reads as zeros). The
-// sha256 of the disk's content (the first `contentSize` bytes) is computed in the same pass.
-// Memory: one 4 MiB window per range in flight.
+// A DiskSource written into a managed disk's page blob (through its write SAS) as the fixed VHD
+// Azure's direct upload takes: the content at offset 0, the 512-byte footer at N MiB, nothing
+// staged on disk. The source's data ranges are read once, in order; each 4 MiB window of the
+// blob that holds data is assembled in memory and its runs of non-zero 512-byte sectors go out
+// as Put Page requests (at most 4 MiB each, Azure's limit; 512-aligned). Holes are never read
+// and all-zero sectors never sent: a new page blob reads as zeros, so the padding up to N MiB
+// costs nothing. A data range need not be sector-aligned: its partial sectors are completed
+// with the zeros the source's contract promises outside its ranges.
+//
+// With `sha256`, the sha256 of the content (virtualSize bytes, zeros included) is computed in
+// the same pass; that hashes every zero of the disk on the event loop, work proportional to the
+// virtual size. Without it, nothing outside the data ranges is touched at all.
+//
+// Memory: the window being filled, plus one per Put Page in flight (a run keeps its window),
+// plus the source read being copied and the two reads in flight behind it:
+// (rangesInFlight + 1) x 4 MiB + 3 x 4 MiB, 32 MiB by default, whatever the disk's size.
 
 import { createHash } from "node:crypto";
-import { promises as fs } from "node:fs";
 import { setImmediate as yieldToLoop } from "node:timers/promises";
 import { AnonymousCredential, newPipeline, PageBlobClient } from "@azure/storage-blob";
-import { Extent } from "../../disk";
+import { checkedDataRanges, DiskSource, readRanges } from "../../disk";
 import { AzureCallError, azureFailure, CallTarget } from "./failures";
+import { fixedVhdFooter, VHD_FOOTER } from "./fixed-vhd";
 import { sendBounded } from "../send-bounded";
 
 export const PAGE = 512;
@@ -17,7 +28,9 @@ export const PAGE = 512;
 export const MAX_PUT_PAGE = 4 * 1024 * 1024;
 export const DEFAULT_RANGES_IN_FLIGHT = 4;
 const ZERO_WINDOW = Buffer.alloc(MAX_PUT_PAGE);
-const ZERO_PAGE = Buffer.alloc(PAGE);
+const ZERO_PAGE = ZERO_WINDOW.subarray(0, PAGE);
+/** Zeros hashed between turns of the event loop. */
+const HASH_ZEROS_PER_TURN = 64 * 1024 * 1024;
 
 export interface PageRange {
   offset: number;
@@ -25,58 +38,104 @@ export interface PageRange {
 }
 
 export interface PageScan {
-  path: string;
-  /** The file's size (N MiB + 512 for a fixed VHD): everything up to it goes to the blob. */
-  fileSize: number;
-  /** The file's allocation map (as raw): where data may be. */
-  extents: Extent[];
-  /** How many leading bytes are the disk's content (hashed). */
-  contentSize: number;
+  source: DiskSource;
+  /** N MiB: the VHD's data part (at least the source's virtual size); the footer lies right after it. */
+  diskSizeBytes: number;
+  /** The footer to write at diskSizeBytes (default a fresh fixed-VHD footer). */
+  footer?: Buffer;
   signal: AbortSignal;
-  onSha256(hex: string): void;
+  /** Compute the sha256 of the content (zeros included) and hand it to onSha256. */
+  sha256: boolean;
+  onSha256?(hex: string): void;
+  /** Guest bytes covered so far (with sha256, zeros included). */
   onScanned?(bytes: number): void;
 }
 
-/** The non-zero 512-byte-aligned runs of the file, each within one 4 MiB window, in order. */
-export async function* nonZeroRanges(scan: PageScan): AsyncGenerator<PageRange> {
-  const hash = createHash("sha256");
-  const fh = await fs.open(scan.path, "r");
-  try {
-    let e = 0;
-    for (let start = 0; start < scan.fileSize; start += MAX_PUT_PAGE) {
-      scan.signal.throwIfAborted();
-      const end = Math.min(start + MAX_PUT_PAGE, scan.fileSize);
-      while (e < scan.extents.length && scan.extents[e]!.start + scan.extents[e]!.length <= start) e++;
-      let window: Buffer | undefined;
-      for (let i = e; i < scan.extents.length; i++) {
-        const x = scan.extents[i]!;
-        if (x.start >= end) break;
-        if (x.zero) continue;
-        const from = Math.max(start, x.start);
-        const to = Math.min(end, x.start + x.length);
-        window ??= Buffer.alloc(end - start);
-        await readFully(fh, window, from - start, to - from, (x.offset ?? x.start) + (from - x.start));
-      }
-      const content = window ?? ZERO_WINDOW.subarray(0, end - start);
-      if (start < scan.contentSize) hash.update(content.subarray(0, Math.min(end, scan.contentSize) - start));
-      scan.onScanned?.(end);
-      if (!window) {
+interface Window {
+  start: number;
+  data: Buffer;
+  /** Sector-aligned [from, to) parts of `data` that were written, in order, merged when touching. */
+  spans: Array<[number, number]>;
+}
+
+/** The non-zero 512-byte-aligned runs of the fixed VHD (content, then footer), each within one 4 MiB window, in order. */
+export async function* fixedVhdPages(scan: PageScan): AsyncGenerator<PageRange> {
+  const { source, signal, diskSizeBytes } = scan;
+  const size = source.virtualSize;
+  if (!Number.isSafeInteger(diskSizeBytes) || diskSizeBytes < size || diskSizeBytes % PAGE !== 0) {
+    throw new RangeError(`the VHD's data part (${diskSizeBytes} bytes) must be whole sectors and hold the disk (${size} bytes)`);
+  }
+  const ranges = checkedDataRanges(await source.dataRanges(signal), size, source.name);
+  const footer = scan.footer ?? fixedVhdFooter(diskSizeBytes);
+  const fileSize = diskSizeBytes + VHD_FOOTER;
+  const hash = scan.sha256 ? createHash("sha256") : undefined;
+  let hashed = 0; // content bytes hashed so far
+
+  const zerosUpTo = async (end: number) => {
+    if (!hash) return;
+    for (let turn = 0; hashed < end; ) {
+      const n = Math.min(MAX_PUT_PAGE, end - hashed);
+      hash.update(ZERO_WINDOW.subarray(0, n));
+      hashed += n;
+      turn += n;
+      if (turn >= HASH_ZEROS_PER_TURN) {
+        scan.onScanned?.(hashed);
         await yieldToLoop();
-        continue;
-      }
-      let runStart = -1;
-      for (let at = 0; at <= window.length; at += PAGE) {
-        const zero = at === window.length || window.subarray(at, at + PAGE).equals(ZERO_PAGE.subarray(0, Math.min(PAGE, window.length - at)));
-        if (!zero && runStart < 0) runStart = at;
-        if (zero && runStart >= 0) {
-          yield { offset: start + runStart, data: window.subarray(runStart, at) };
-          runStart = -1;
-        }
+        signal.throwIfAborted();
+        turn = 0;
       }
     }
-    scan.onSha256(hash.digest("hex"));
-  } finally {
-    await fh.close();
+  };
+
+  async function* pieces(): AsyncGenerator<PageRange> {
+    // Reads are cut at window boundaries, so no piece spans two windows.
+    yield* readRanges(source, ranges, { signal, chunk: MAX_PUT_PAGE, align: MAX_PUT_PAGE });
+    yield { offset: diskSizeBytes, data: footer };
+  }
+
+  let window: Window | undefined;
+  for await (const piece of pieces()) {
+    signal.throwIfAborted();
+    const start = Math.floor(piece.offset / MAX_PUT_PAGE) * MAX_PUT_PAGE;
+    if (window && window.start !== start) {
+      yield* nonZeroRuns(window);
+      window = undefined;
+    }
+    const end = piece.offset + piece.data.length;
+    if (piece.offset < size) {
+      await zerosUpTo(piece.offset);
+      hash?.update(piece.data);
+      hashed = end;
+      scan.onScanned?.(end);
+    }
+    window ??= { start, data: Buffer.alloc(Math.min(MAX_PUT_PAGE, fileSize - start)), spans: [] };
+    piece.data.copy(window.data, piece.offset - start);
+    const from = Math.floor((piece.offset - start) / PAGE) * PAGE;
+    const to = Math.min(window.data.length, Math.ceil((end - start) / PAGE) * PAGE);
+    const last = window.spans[window.spans.length - 1];
+    if (last && last[1] >= from) last[1] = Math.max(last[1], to);
+    else window.spans.push([from, to]);
+  }
+  if (window) yield* nonZeroRuns(window);
+  await zerosUpTo(size);
+  scan.onScanned?.(size);
+  if (hash) scan.onSha256?.(hash.digest("hex"));
+}
+
+/** The runs of non-zero sectors inside a window's written spans. */
+function* nonZeroRuns(window: Window): Generator<PageRange> {
+  const { data } = window;
+  for (const [from, to] of window.spans) {
+    if (data.subarray(from, to).equals(ZERO_WINDOW.subarray(0, to - from))) continue;
+    let runStart = -1;
+    for (let at = from; at <= to; at += PAGE) {
+      const zero = at === to || data.subarray(at, at + PAGE).equals(ZERO_PAGE);
+      if (!zero && runStart < 0) runStart = at;
+      if (zero && runStart >= 0) {
+        yield { offset: window.start + runStart, data: data.subarray(runStart, at) };
+        runStart = -1;
+      }
+    }
   }
 }
 
@@ -91,22 +150,23 @@ export interface PageWriteOptions extends Omit<PageScan, "onSha256" | "onScanned
 export interface WrittenPages {
   rangesWritten: number;
   bytesWritten: number;
-  sha256: string;
+  /** The content's sha256 (hex), when asked for. */
+  sha256?: string;
 }
 
 export async function writePages(options: PageWriteOptions): Promise<WrittenPages> {
-  const { signal } = options;
+  const { signal, source } = options;
   const blobUrl = new URL(options.sasUrl);
   const target: CallTarget = { url: blobUrl.origin };
   const blob = new PageBlobClient(options.sasUrl, newPipeline(new AnonymousCredential(), { retryOptions: { maxTries: 3, retryDelayInMs: 200 } }));
   let rangesWritten = 0;
   let bytesWritten = 0;
-  let sha256 = "";
+  let sha256: string | undefined;
   let scanned = 0;
-  const progress = () => options.onProgress?.(options.fileSize === 0 ? 1 : scanned / options.fileSize);
+  const progress = () => options.onProgress?.(source.virtualSize === 0 ? 1 : scanned / source.virtualSize);
 
   await sendBounded({
-    items: (sending) => nonZeroRanges({ ...options, signal: sending, onSha256: (hex) => (sha256 = hex), onScanned: (b) => (scanned = b) }),
+    items: (sending) => fixedVhdPages({ ...options, signal: sending, onSha256: (hex) => (sha256 = hex), onScanned: (b) => (scanned = b) }),
     limit: options.rangesInFlight ?? DEFAULT_RANGES_IN_FLIGHT,
     signal,
     async send(range, sending) {
@@ -119,7 +179,7 @@ export async function writePages(options: PageWriteOptions): Promise<WrittenPage
       azureFailure("Put Page", `bytes ${range.offset}..${range.offset + range.data.length - 1} of disk ${options.diskId}`, target, withoutSas(error)),
   });
   progress();
-  return { rangesWritten, bytesWritten, sha256 };
+  return { rangesWritten, bytesWritten, ...(sha256 !== undefined ? { sha256 } : {}) };
 }
 
 /** The storage SDK's error keeps the request (and so the SAS): keep only status, code and text. */
@@ -134,13 +194,4 @@ function withoutSas(error: unknown): unknown {
   const c = e.cause as { code?: string } | undefined;
   if (c?.code) plain.code = c.code;
   return plain;
-}
-
-async function readFully(fh: fs.FileHandle, buf: Buffer, at: number, length: number, position: number): Promise<void> {
-  let filled = 0;
-  while (filled < length) {
-    const { bytesRead } = await fh.read(buf, at + filled, length - filled, position + filled);
-    if (bytesRead === 0) break;
-    filled += bytesRead;
-  }
 }

@@ -1,20 +1,33 @@
 // A GNU "oldgnu" sparse tar holding one member, disk.raw, written as a stream: the header lists
-// the disk's data segments (from its source's data ranges) and only their bytes follow, so
-// holes cost nothing to read, compress or send. The member's size is grown to `rawSize` (a
-// whole number of GiB for GCE) with a trailing hole. The sha256 of the guest content (and of the
-// padded disk.raw) is computed in the same pass; zero ranges are hashed from a zero buffer.
-// Any DiskSource will do (a local image through openImageSource, a datastore, a snapshot).
+// the disk's data segments and only their bytes follow, so holes cost nothing to read,
+// compress or send. The member's size is grown to `rawSize` (a whole number of GiB for GCE)
+// with a trailing hole. Any DiskSource will do (a local image through openImageSource, a
+// datastore, a snapshot).
 //
-// The header comes first, so the map is found in a first pass: the data ranges, read and cut
-// where whole 64 KiB pieces are zero (sources with large blocks, e.g. VHDX's 32 MiB, report
-// mostly-zero blocks as data). Only the pieces that hold data are read again and stored, so
-// the source's data is read twice (once for a source that is all data and zeros).
+// The header comes first, so its sparse map is built from the source's data ranges as given,
+// before any byte is read: each range widened to whole 512-byte blocks (as GNU tar's own maps
+// are; the widening is zeros, never read) and ranges that then touch merged. The data is then
+// read once, in order, and streamed into gzip (zlib runs on libuv's thread pool, off the event
+// loop). The trade-off: zeros inside reported data ranges (a VHDX's partly written blocks,
+// 32 MiB by Hyper-V's default; a raw file's written zeros) are stored and compressed, not cut out;
+// gzip makes little of them (about 1 KiB per MiB of zeros) and cheaply, whereas cutting them out
+// would mean reading every range twice, a first pass to find them and a second to store what
+// remains, since the map must precede the data. GCE then writes those zeros into the disk,
+// which reads the same as a hole.
+//
+// With `sha256`, the sha256 of the guest content (and of the padded disk.raw) is computed in the
+// same pass; zero ranges are hashed from a zero buffer, work proportional to the virtual size
+// (and to rawSize) on the event loop. Without it, nothing outside the data ranges is touched.
+//
+// Memory: the chunk being handed on and the two source reads in flight behind it (READ_CHUNK,
+// 1 MiB, each), plus the map, which grows with the number of data ranges (about 24 bytes of
+// header each, besides the source's own list of ranges), not with the disk's size.
 //
 // Why our own writer rather than `tar --format=oldgnu -Sczf`: GNU tar finds holes only in a
 // file on disk, so every non-raw source would first be expanded to a sparse raw file padded to
 // the GiB; this reads the source's own data ranges and streams straight into gzip.
 
-import { createHash } from "node:crypto";
+import { createHash, Hash } from "node:crypto";
 import { setImmediate as yieldToLoop } from "node:timers/promises";
 import { checkedDataRanges, DataRange, DiskSource, readRanges } from "../../disk";
 
@@ -22,9 +35,9 @@ export const TAR_BLOCK = 512;
 export const GIB = 1024 * 1024 * 1024;
 export const MEMBER_NAME = "disk.raw";
 const READ_CHUNK = 1024 * 1024;
-/** The granularity of zero detection inside data ranges. */
-export const ZERO_PIECE = 64 * 1024;
 const ZEROS = Buffer.alloc(READ_CHUNK);
+/** Zeros hashed between turns of the event loop. */
+const HASH_ZEROS_PER_TURN = 64 * READ_CHUNK;
 
 /** A byte range of disk.raw whose bytes are stored. */
 export interface Segment {
@@ -33,10 +46,10 @@ export interface Segment {
 }
 
 export interface SparseTarResult {
-  /** sha256 (hex) of the guest content: virtualSize bytes. */
-  sha256: string;
-  /** sha256 (hex) of disk.raw as extracted: rawSize bytes (content + zero padding). */
-  rawSha256: string;
+  /** sha256 (hex) of the guest content: virtualSize bytes (only when asked for). */
+  sha256?: string;
+  /** sha256 (hex) of disk.raw as extracted: rawSize bytes, content + zero padding (only when asked for). */
+  rawSha256?: string;
   /** Bytes of disk data stored in the archive. */
   dataBytes: number;
   segments: number;
@@ -47,18 +60,26 @@ export function rawSizeFor(virtualSize: number): number {
   return Math.max(1, Math.ceil(virtualSize / GIB)) * GIB;
 }
 
-/**
- * The archive as chunks (header, data, padding, end blocks). `onScanned` reports guest bytes
- * covered so far; `onDone` gets the hashes once the last data byte was read.
- */
-export async function* sparseTar(
-  source: DiskSource,
-  rawSize: number,
-  options: { signal: AbortSignal; mtime?: number; onScanned?(bytes: number): void; onDone(result: SparseTarResult): void },
-): AsyncGenerator<Buffer> {
+export interface SparseTarOptions {
+  signal: AbortSignal;
+  /** Compute the sha256 of the content and of disk.raw (work proportional to rawSize). */
+  sha256: boolean;
+  mtime?: number;
+  /** Guest bytes covered so far (with sha256, zeros included). */
+  onScanned?(bytes: number): void;
+  /** The result, once the last data byte was read (before the archive's end blocks). */
+  onDone(result: SparseTarResult): void;
+}
+
+/** The archive as chunks (header, data, padding, end blocks). */
+export async function* sparseTar(source: DiskSource, rawSize: number, options: SparseTarOptions): AsyncGenerator<Buffer> {
   const { signal } = options;
-  const ranges = checkedDataRanges(await source.dataRanges(signal), source.virtualSize, source.name);
-  const segments = await nonZeroSegments(source, ranges, signal);
+  const size = source.virtualSize;
+  if (rawSize < size || rawSize % TAR_BLOCK !== 0) {
+    throw new RangeError(`disk.raw (${rawSize} bytes) must be whole blocks and hold the disk (${size} bytes)`);
+  }
+  const ranges = checkedDataRanges(await source.dataRanges(signal), size, source.name);
+  const segments = tarSegments(ranges, rawSize);
   const map = [...segments];
   // GNU tar ends the map of a file that ends in a hole with an empty segment at its size.
   const tail = map[map.length - 1];
@@ -66,60 +87,87 @@ export async function* sparseTar(
   const dataBytes = segments.reduce((n, s) => n + s.length, 0);
   yield sparseHeaders(map, dataBytes, rawSize, options.mtime ?? Math.floor(Date.now() / 1000));
 
-  const content = createHash("sha256");
-  let pos = 0; // guest bytes hashed so far
+  const content = options.sha256 ? createHash("sha256") : undefined;
+  let hashed = 0; // guest bytes hashed so far
   const hashZeros = async (upTo: number) => {
-    while (pos < upTo) {
-      signal.throwIfAborted();
-      const n = Math.min(READ_CHUNK, upTo - pos);
-      content.update(ZEROS.subarray(0, n));
-      pos += n;
-      options.onScanned?.(pos);
-      await yieldToLoop();
-    }
+    if (!content) return;
+    hashed = await updateWithZeros(content, hashed, upTo, signal, options.onScanned);
   };
-  const stored = segments.map((s) => ({ start: s.offset, length: s.length }));
-  for await (const piece of readRanges(source, stored, { signal, chunk: READ_CHUNK })) {
+
+  // The stored stream: each segment's bytes in order, the data as read, the widening zeros.
+  const segmentEnd = (i: number) => segments[i]!.offset + segments[i]!.length;
+  let seg = 0;
+  let pos = 0; // disk.raw offset of the next stored byte
+  const zerosTo = function* (to: number) {
+    for (; pos < to; pos += Math.min(READ_CHUNK, to - pos)) yield ZEROS.subarray(0, Math.min(READ_CHUNK, to - pos));
+  };
+  for await (const piece of readRanges(source, ranges, { signal, chunk: READ_CHUNK })) {
+    signal.throwIfAborted();
+    // Finish the segments before this piece's (their widening zeros), then enter its own.
+    for (; piece.offset >= segmentEnd(seg); seg++) {
+      pos = Math.max(pos, segments[seg]!.offset);
+      yield* zerosTo(segmentEnd(seg));
+    }
+    pos = Math.max(pos, segments[seg]!.offset);
+    yield* zerosTo(piece.offset);
     await hashZeros(piece.offset);
-    content.update(piece.data);
-    pos = piece.offset + piece.data.length;
+    content?.update(piece.data);
+    hashed = pos = piece.offset + piece.data.length;
     options.onScanned?.(pos);
     yield piece.data;
   }
-  await hashZeros(source.virtualSize);
-  const raw = content.copy();
-  for (let at = source.virtualSize; at < rawSize; at += READ_CHUNK) {
-    signal.throwIfAborted();
-    raw.update(ZEROS.subarray(0, Math.min(READ_CHUNK, rawSize - at)));
-    if ((at / READ_CHUNK) % 64 === 0) await yieldToLoop();
+  for (; seg < segments.length; seg++) {
+    pos = Math.max(pos, segments[seg]!.offset);
+    yield* zerosTo(segmentEnd(seg));
   }
-  options.onDone({ sha256: content.digest("hex"), rawSha256: raw.digest("hex"), dataBytes, segments: segments.length });
+
+  await hashZeros(size);
+  options.onScanned?.(size);
+  let sha256: string | undefined;
+  let rawSha256: string | undefined;
+  if (content) {
+    const raw = content.copy();
+    sha256 = content.digest("hex");
+    await updateWithZeros(raw, size, rawSize, signal);
+    rawSha256 = raw.digest("hex");
+  }
+  options.onDone({ ...(sha256 ? { sha256 } : {}), ...(rawSha256 ? { rawSha256 } : {}), dataBytes, segments: segments.length });
   const pad = (TAR_BLOCK - (dataBytes % TAR_BLOCK)) % TAR_BLOCK;
   // Padding of the member, then the end-of-archive marker (two zero blocks).
   yield Buffer.alloc(pad + 2 * TAR_BLOCK);
 }
 
-/** The parts of the data ranges that are not whole zero pieces (ZERO_PIECE-aligned in guest offsets). */
-async function nonZeroSegments(source: DiskSource, ranges: readonly DataRange[], signal: AbortSignal): Promise<Segment[]> {
+/**
+ * The sparse map for these data ranges: each widened to whole tar blocks (the end at most to
+ * rawSize), merged where they then touch or overlap.
+ */
+export function tarSegments(ranges: readonly DataRange[], rawSize: number): Segment[] {
   const out: Segment[] = [];
-  const add = (offset: number, length: number) => {
+  for (const r of ranges) {
+    const start = Math.floor(r.start / TAR_BLOCK) * TAR_BLOCK;
+    const end = Math.min(rawSize, Math.ceil((r.start + r.length) / TAR_BLOCK) * TAR_BLOCK);
     const last = out[out.length - 1];
-    if (last && last.offset + last.length === offset) last.length += length;
-    else out.push({ offset, length });
-  };
-  // Reads end on READ_CHUNK boundaries so pieces stay aligned to ZERO_PIECE.
-  for await (const { offset, data } of readRanges(source, ranges, { signal, chunk: READ_CHUNK })) {
-    for (let p = 0; p < data.length; ) {
-      const q = Math.min(data.length, Math.floor((offset + p) / ZERO_PIECE) * ZERO_PIECE + ZERO_PIECE - offset);
-      if (!isZero(data.subarray(p, q))) add(offset + p, q - p);
-      p = q;
-    }
+    if (last && last.offset + last.length >= start) last.length = Math.max(last.length, end - last.offset);
+    else out.push({ offset: start, length: end - start });
   }
   return out;
 }
 
-function isZero(b: Buffer): boolean {
-  return b.length === 0 || (b[0] === 0 && b.equals(ZEROS.subarray(0, b.length)));
+/** Hashes zeros from `from` up to `to`, yielding to the event loop every 64 MiB; returns `to`. */
+async function updateWithZeros(hash: Hash, from: number, to: number, signal: AbortSignal, onScanned?: (bytes: number) => void): Promise<number> {
+  for (let at = from, turn = 0; at < to; ) {
+    const n = Math.min(READ_CHUNK, to - at);
+    hash.update(ZEROS.subarray(0, n));
+    at += n;
+    turn += n;
+    if (turn >= HASH_ZEROS_PER_TURN) {
+      onScanned?.(at);
+      await yieldToLoop();
+      signal.throwIfAborted();
+      turn = 0;
+    }
+  }
+  return Math.max(from, to);
 }
 
 /** The member header (4 map entries) and as many extension headers (21 each) as the map needs. */
