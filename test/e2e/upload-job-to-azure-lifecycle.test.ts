@@ -58,7 +58,7 @@ describe("UploadJob on Azure: a managed disk and image, refreshed, then removed 
     assert.ok(fakeDisk, `the managed disk ${outputs.diskId} exists`);
     assert.equal(fakeDisk.diskState, "Unattached");
     const expected = rawContent(disk, "vhdx", images.dir);
-    assert.equal(outputs.sha256, expected.sha256);
+    assert.equal(outputs.blockDigest, expected.blockDigest);
     const blob = await blobContent({ azurite, arm } as never, fakeDisk);
     assert.equal(sha256(blob.subarray(0, expected.bytes.length)), expected.sha256, "the page blob holds the disk");
     assert.equal(outputs.targetId, outputs.imageId, "the image is what MCS gets");

@@ -4,6 +4,7 @@
 // credential, and oracles computed without the engine.
 
 import { execFileSync } from "node:child_process";
+import { blockDigestOfBytes } from "./block-digest-oracle";
 import { createHash } from "node:crypto";
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
@@ -68,12 +69,12 @@ export async function startAzureWorld(): Promise<AzureWorld> {
 }
 
 /** A disk's raw content (qemu-img convert -O raw, not the engine), its sha256 and length. */
-export function rawContent(path: string, format: string, scratch: string): { bytes: Buffer; sha256: string } {
+export function rawContent(path: string, format: string, scratch: string): { bytes: Buffer; sha256: string; blockDigest: string } {
   const raw = join(scratch, `oracle-${process.hrtime.bigint()}.raw`);
   execFileSync("qemu-img", ["convert", "-f", format === "vhd" ? "vpc" : format, "-O", "raw", path, raw]);
   try {
     const bytes = readFileSync(raw);
-    return { bytes, sha256: createHash("sha256").update(bytes).digest("hex") };
+    return { bytes, sha256: createHash("sha256").update(bytes).digest("hex"), blockDigest: blockDigestOfBytes(bytes) };
   } catch (error) {
     throw error;
   } finally {

@@ -37,6 +37,22 @@ export function recomputeBlockDigest(rawPath: string, size: number): string {
   return outer.digest("hex");
 }
 
+/** recomputeBlockDigest of content held in memory (zeros past its end up to `size`). */
+export function blockDigestOfBytes(bytes: Buffer, size = bytes.length): string {
+  const outer = createHash("sha256").update("imageport-block-digest-v1\n");
+  const header = Buffer.alloc(8);
+  header.writeBigUInt64BE(BigInt(size));
+  outer.update(header);
+  for (let index = 0; index * MIB < Math.min(size, bytes.length); index++) {
+    const piece = bytes.subarray(index * MIB, Math.min(size, (index + 1) * MIB));
+    if (piece.every((b) => b === 0)) continue;
+    const idx = Buffer.alloc(8);
+    idx.writeBigUInt64BE(BigInt(index));
+    outer.update(idx).update(createHash("sha256").update(piece).digest());
+  }
+  return outer.digest("hex");
+}
+
 /** The block digest of a disk image's guest content: qemu-img expands it to raw, then recomputeBlockDigest. */
 export function independentBlockDigest(path: string, format: string, scratch: string): string {
   const raw = join(scratch, `oracle-${process.hrtime.bigint()}.raw`);

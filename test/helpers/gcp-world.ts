@@ -5,6 +5,7 @@
 // generated service-account key, a bucket, and oracles for what GCS holds.
 
 import { execFileSync } from "node:child_process";
+import { recomputeBlockDigest } from "./block-digest-oracle";
 import { createHash, generateKeyPairSync } from "node:crypto";
 import { closeSync, mkdirSync, openSync, readSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -80,7 +81,7 @@ export async function startGcpWorld(): Promise<GcpWorld> {
 }
 
 /** The source's raw content (qemu-img convert -O raw): sha256, that padded to whole GiB, and its non-zero 64 KiB pieces. */
-export function paddedRawOracle(path: string, format: string, scratch: string): { sha256: string; paddedSha256: string; virtualSize: number; dataPieces: number } {
+export function paddedRawOracle(path: string, format: string, scratch: string): { sha256: string; paddedSha256: string; blockDigest: string; virtualSize: number; dataPieces: number } {
   const raw = join(scratch, `oracle-${process.hrtime.bigint()}.raw`);
   execFileSync("qemu-img", ["convert", "-f", format === "vhd" ? "vpc" : format, "-O", "raw", path, raw]);
   try {
@@ -104,7 +105,7 @@ export function paddedRawOracle(path: string, format: string, scratch: string): 
     const padded = Math.ceil(size / GIB) * GIB;
     const mib = Buffer.alloc(1024 * 1024);
     for (let at = size; at < padded; at += mib.length) hash.update(mib.subarray(0, Math.min(mib.length, padded - at)));
-    return { sha256, paddedSha256: hash.digest("hex"), virtualSize: size, dataPieces };
+    return { sha256, paddedSha256: hash.digest("hex"), blockDigest: recomputeBlockDigest(raw, size), virtualSize: size, dataPieces };
   } finally {
     rmSync(raw, { force: true });
   }

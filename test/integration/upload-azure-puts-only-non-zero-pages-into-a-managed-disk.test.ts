@@ -45,6 +45,7 @@ describe("upload to Azure: only non-zero pages reach the managed disk, and an im
       imageName: "web01-golden",
       hyperVGeneration: "V2",
       tags: { team: "vdi" },
+      hashDisk: true,
     });
     const elapsedMs = Date.now() - started;
     assert.equal(job.status, "complete", JSON.stringify(job.error));
@@ -64,7 +65,8 @@ describe("upload to Azure: only non-zero pages reach the managed disk, and an im
     assert.equal(a.virtualSizeBytes, 64 * MIB);
     assert.equal(a.diskSizeBytes, 64 * MIB);
     assert.equal(a.uploadSizeBytes, 64 * MIB + 512);
-    assert.equal(a.sha256, oracle.sha256, "the content hash is that of qemu-img's raw conversion");
+    assert.equal(a.sha256, oracle.sha256, "with hashDisk, the content hash is that of qemu-img's raw conversion");
+    assert.equal(a.blockDigest, oracle.blockDigest, "the block digest is that of the raw content");
     assert.deepEqual(a.cloudResources, [
       { kind: "disk", id: a.diskId, region: LOCATION },
       { kind: "image", id: a.imageId, region: LOCATION },
@@ -141,7 +143,8 @@ describe("upload to Azure: only non-zero pages reach the managed disk, and an im
     assert.equal(a.virtualSizeBytes, 3 * MIB + 1536);
     assert.equal(a.diskSizeBytes, 20 * MIB, "Azure's smallest upload disk");
     assert.equal(a.uploadSizeBytes, 20 * MIB + 512);
-    assert.equal(a.sha256, oracle.sha256);
+    assert.equal(a.blockDigest, oracle.blockDigest);
+    assert.equal(a.sha256, undefined, "no full-content hash unless hashDisk asks for it");
     assert.equal(a.diskName, `imageport-${job.id}`);
     assert.equal(a.imageId, undefined);
     assert.equal(a.targetId, a.diskId);

@@ -78,7 +78,7 @@ describe("an Azure upload interrupted by SIGKILL of the engine", function () {
     const blob = await azurite!.service.getContainerClient(second.container).getPageBlobClient(second.blob).downloadToBuffer();
     const oracle = rawContent(join(input, "full.raw"), "raw", root);
     assert.equal(sha256(blob.subarray(0, 32 * MIB)), oracle.sha256, "the new disk holds the whole content");
-    assert.equal((job.additionalInfo.artifacts as any).sha256, oracle.sha256);
+    assert.equal((job.additionalInfo.artifacts as any).blockDigest, oracle.blockDigest);
     const calls = arm!.requests.filter((r) => r.path.endsWith("/disks/crash-os") || r.path.endsWith("/endGetAccess")).map((r) => `${r.method} ${r.status}`);
     assert.ok(calls.join(",").includes("POST 202,DELETE 202"), `revoked and deleted before being made again: ${calls.join(", ")}`);
   });

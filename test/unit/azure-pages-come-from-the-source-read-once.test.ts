@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
-import { DataRange, DiskSource } from "../../engine/disk";
+import { BlockDigest, ContentDigests, DataRange, DiskSource } from "../../engine/disk";
 import { azureDiskBytes, fixedVhdFooter, fixedVhdPages, PageRange } from "../../engine/platforms/azure";
 import { expectedPuts } from "../helpers/azure-world";
 
@@ -66,14 +66,18 @@ describe("azure pages: straight from the source, its data read once", function (
       { start: size - 200, length: 200 },
     ];
     const { source, reads } = pieceSource(size, pieces, ranges);
-    let sha: string | undefined;
-    const got = await collect(fixedVhdPages({ source, diskSizeBytes: diskSize, footer, signal: new AbortController().signal, sha256: true, onSha256: (h) => (sha = h) }));
+    const digests = new ContentDigests(size, ranges, { sha256: true });
+    const got = await collect(fixedVhdPages({ source, diskSizeBytes: diskSize, footer, signal: new AbortController().signal, onData: (offset, data) => digests.add(offset, data) }));
+    const digest = await digests.digest();
 
     const vhd = Buffer.concat([content, Buffer.alloc(diskSize - size), footer]);
     assert.deepEqual(got.map((p) => ({ offset: p.offset, length: p.data.length })), expectedPuts(vhd));
     for (const p of got) assert.ok(p.data.equals(vhd.subarray(p.offset, p.offset + p.data.length)), `page at ${p.offset} holds the VHD's bytes`);
     assert.ok(got.every((p) => p.data.length <= 4 * MiB && p.offset % 512 === 0 && p.data.length % 512 === 0));
-    assert.equal(sha, createHash("sha256").update(content).digest("hex"), "the content hash covers virtualSize bytes");
+    assert.equal(digest.sha256, createHash("sha256").update(content).digest("hex"), "the content hash covers virtualSize bytes");
+    const blocks = new BlockDigest(size);
+    blocks.data(content);
+    assert.equal(digest.blockDigest, blocks.digest(), "the block digest is taken from the same reads");
 
     // Every byte read lies in a data range and was read once.
     const sorted = reads.slice().sort((a, b) => a.start - b.start);
@@ -87,12 +91,12 @@ describe("azure pages: straight from the source, its data read once", function (
     const data = randomBytes(MiB);
     const { source } = pieceSource(size, [{ offset: 20 * MiB, data }], [{ start: 20 * MiB, length: MiB }]);
     const f = fixedVhdFooter(size);
-    const got = await collect(fixedVhdPages({ source, diskSizeBytes: size, footer: f, signal: new AbortController().signal, sha256: false }));
+    const got = await collect(fixedVhdPages({ source, diskSizeBytes: size, footer: f, signal: new AbortController().signal }));
     assert.deepEqual(got.map((p) => [p.offset, p.data.length]), [[20 * MiB, MiB + 512]]);
     assert.ok(got[0]!.data.equals(Buffer.concat([data, f])));
   });
 
-  it("without the hash, a 30 TiB disk with 3 small pieces costs only those pieces", async () => {
+  it("a 30 TiB disk with 3 small pieces costs only those pieces, its block digest included", async () => {
     const size = 30 * TiB + 12345;
     const pieces = [
       { offset: 0, data: randomBytes(4096) },
@@ -100,14 +104,16 @@ describe("azure pages: straight from the source, its data read once", function (
       { offset: size - 12345, data: randomBytes(12345) },
     ];
     const { source, reads } = pieceSource(size, pieces, pieces.map((p) => ({ start: p.offset, length: p.data.length })));
-    let hashed = false;
+    const digests = new ContentDigests(size, pieces.map((p) => ({ start: p.offset, length: p.data.length })), { sha256: false });
     const started = process.hrtime.bigint();
     const diskSize = azureDiskBytes(size);
     const got = await collect(
-      fixedVhdPages({ source, diskSizeBytes: diskSize, signal: new AbortController().signal, sha256: false, onSha256: () => (hashed = true) }),
+      fixedVhdPages({ source, diskSizeBytes: diskSize, signal: new AbortController().signal, onData: (offset, data) => digests.add(offset, data) }),
     );
+    const digest = await digests.digest();
     const ms = Number(process.hrtime.bigint() - started) / 1e6;
-    assert.equal(hashed, false, "no content hash was made");
+    assert.equal(digest.sha256, undefined, "no full-content hash was made");
+    assert.match(digest.blockDigest, /^[0-9a-f]{64}$/);
     assert.deepEqual(
       got.map((p) => p.offset),
       [0, 17 * TiB, size - 12345, diskSize].filter((o, i, all) => all.indexOf(o) === i),
@@ -122,6 +128,6 @@ describe("azure pages: straight from the source, its data read once", function (
     const { source } = pieceSource(size, [], [{ start: 0, length: size }]);
     const ac = new AbortController();
     ac.abort(new Error("stop"));
-    await assert.rejects(collect(fixedVhdPages({ source, diskSizeBytes: size, signal: ac.signal, sha256: true })), /stop/);
+    await assert.rejects(collect(fixedVhdPages({ source, diskSizeBytes: size, signal: ac.signal })), /stop/);
   });
 });

@@ -13,7 +13,7 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGzip } from "node:zlib";
 import { createWriteStream } from "node:fs";
-import { openImageSource } from "../../engine/disk";
+import { ContentDigests, openImageSource } from "../../engine/disk";
 import { GIB, rawSizeFor, sparseTar, SparseTarResult } from "../../engine/platforms/gcp";
 
 const KIB = 1024;
@@ -26,14 +26,22 @@ describe("gcp sparse tar: GNU tar extracts it", function () {
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  async function pack(disk: string, virtualSize: number, out: string): Promise<SparseTarResult> {
+  /** The archive, with the sha256 of the content and of disk.raw taken from the same reads. */
+  async function pack(disk: string, virtualSize: number, out: string): Promise<SparseTarResult & { sha256: string; rawSha256: string }> {
     const source = await openImageSource(disk, "raw", dir, AbortSignal.timeout(60_000));
     try {
       assert.equal(source.virtualSize, virtualSize);
       let result: SparseTarResult | undefined;
-      const tar = sparseTar(source, rawSizeFor(virtualSize), { signal: AbortSignal.timeout(100_000), sha256: true, onDone: (r) => (result = r) });
+      const ranges = await source.dataRanges(AbortSignal.timeout(60_000));
+      const content = new ContentDigests(virtualSize, ranges, { sha256: true });
+      const raw = new ContentDigests(rawSizeFor(virtualSize), ranges, { sha256: true });
+      const tar = sparseTar(source, rawSizeFor(virtualSize), {
+        signal: AbortSignal.timeout(100_000),
+        onData: async (offset, data) => void (await Promise.all([content.add(offset, data), raw.add(offset, data)])),
+        onDone: (r) => (result = r),
+      });
       await pipeline(Readable.from(tar), createGzip({ level: 1 }), createWriteStream(out));
-      return result!;
+      return { ...result!, sha256: (await content.digest()).sha256!, rawSha256: (await raw.digest()).sha256! };
     } finally {
       await source.close();
     }

@@ -70,7 +70,9 @@ export interface AzureUploadArtifacts {
   /** Bytes sent. */
   sizeBytes: number;
   virtualSizeBytes: number;
-  /** sha256 of the guest content (virtualSizeBytes bytes), when the writer was asked for it. */
+  /** The block digest (engine/disk/block-digest.ts) of the guest content. */
+  blockDigest: string;
+  /** sha256 of the guest content (virtualSizeBytes bytes), with hashDisk. */
   sha256?: string;
   cloudResources: Array<AzureResourceRef & { region: string }>;
 }
@@ -163,8 +165,7 @@ export async function runAzureUpload(p: UploadParams, ctx: RunContext): Promise<
           sasUrl,
           diskId: dId,
           signal,
-          // The full-content hash (work proportional to the virtual size) is kept for now.
-          sha256: true,
+          sha256: p.hashDisk ?? false,
           onProgress: progress,
         });
         await endAccess(arm, dId, signal);
@@ -194,6 +195,7 @@ export async function runAzureUpload(p: UploadParams, ctx: RunContext): Promise<
         pageRangesWritten: written.rangesWritten,
         sizeBytes: written.bytesWritten,
         virtualSizeBytes: vhd.contentSize,
+        blockDigest: written.blockDigest,
         ...(written.sha256 !== undefined ? { sha256: written.sha256 } : {}),
         cloudResources: created.map((r) => ({ ...r, region: location })),
       };

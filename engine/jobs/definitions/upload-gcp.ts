@@ -7,7 +7,7 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGzip } from "node:zlib";
 import { FieldError, jobFailure } from "../../errors";
-import { DiskSource } from "../../disk";
+import { checkedDataRanges, ContentDigests, DiskSource } from "../../disk";
 import {
   checkBucket,
   describeRef,
@@ -76,10 +76,10 @@ export interface GcpUploadArtifacts {
   /** The archive's size: bytes sent. */
   sizeBytes: number;
   virtualSizeBytes: number;
-  /** sha256 of the guest content (virtualSizeBytes bytes), when the writer was asked for it. */
+  /** The block digest (engine/disk/block-digest.ts) of the guest content. */
+  blockDigest: string;
+  /** sha256 of the guest content (virtualSizeBytes bytes), with hashDisk. */
   sha256?: string;
-  /** sha256 of disk.raw as GCE reads it (rawSizeBytes bytes), when the writer was asked for it. */
-  rawSha256?: string;
   cloudResources: GcpResourceRef[];
 }
 
@@ -138,7 +138,7 @@ export async function runGcpUpload(p: UploadParams, ctx: RunContext): Promise<vo
     const input = await openUploadInput(p, ctx);
     try {
       const uploaded = await ctx.step("upload", async (progress) =>
-        uploadArchive(client, { bucket, objectName, jobId, disk: await input.source(), signal, progress }),
+        uploadArchive(client, { bucket, objectName, jobId, disk: await input.source(), sha256: p.hashDisk ?? false, signal, progress }),
       );
       created.push({ kind: "object", id: objectName, bucket });
       const image = await ctx.step("register", async (progress) => {
@@ -165,8 +165,8 @@ export async function runGcpUpload(p: UploadParams, ctx: RunContext): Promise<vo
         dataBytes: uploaded.tar.dataBytes,
         sizeBytes: uploaded.sent,
         virtualSizeBytes: uploaded.virtualSize,
-        ...(uploaded.tar.sha256 !== undefined ? { sha256: uploaded.tar.sha256 } : {}),
-        ...(uploaded.tar.rawSha256 !== undefined ? { rawSha256: uploaded.tar.rawSha256 } : {}),
+        blockDigest: uploaded.digest.blockDigest,
+        ...(uploaded.digest.sha256 ? { sha256: uploaded.digest.sha256 } : {}),
         cloudResources: gcpRemovalOrder(created),
       };
       ctx.setArtifacts({ ...artifacts, ...input.artifacts() });
@@ -184,6 +184,8 @@ interface ArchiveUpload {
   objectName: string;
   jobId: string;
   disk: DiskSource;
+  /** Also the full-content sha256 (hashDisk). */
+  sha256: boolean;
   signal: AbortSignal;
   progress(fraction: number): void;
 }
@@ -195,10 +197,12 @@ interface ArchiveUpload {
 async function uploadArchive(client: GcpClient, a: ArchiveUpload) {
   const rawSize = rawSizeFor(a.disk.virtualSize);
   let tar: SparseTarResult | undefined;
+  const ranges = checkedDataRanges(await a.disk.dataRanges(a.signal), a.disk.virtualSize, a.disk.name);
+  const digests = new ContentDigests(a.disk.virtualSize, ranges, { sha256: a.sha256 });
   const archive = sparseTar(a.disk, rawSize, {
     signal: a.signal,
-    // The full-content hashes (work proportional to the virtual size) are kept for now.
-    sha256: true,
+    ranges,
+    onData: (offset, data) => digests.add(offset, data),
     onScanned: (bytes) => a.progress(a.disk.virtualSize === 0 ? 1 : (0.99 * bytes) / a.disk.virtualSize),
     onDone: (result) => (tar = result),
   });
@@ -216,12 +220,15 @@ async function uploadArchive(client: GcpClient, a: ArchiveUpload) {
     });
     await packing;
     if (!tar) throw new Error("the archive ended before the disk was read");
+    const digest = await digests.digest();
     a.progress(1);
-    return { rawSize, virtualSize: a.disk.virtualSize, tar, sent: Number(object.size), object: gsUrl(a.bucket, a.objectName) };
+    return { rawSize, virtualSize: a.disk.virtualSize, tar, digest, sent: Number(object.size), object: gsUrl(a.bucket, a.objectName) };
   } catch (error) {
     gzip.destroy();
     await packing.catch(() => undefined);
     throw a.signal.aborted ? a.signal.reason : error;
+  } finally {
+    digests.close();
   }
 }
 

@@ -7,18 +7,15 @@
 // costs nothing. A data range need not be sector-aligned: its partial sectors are completed
 // with the zeros the source's contract promises outside its ranges.
 //
-// With `sha256`, the sha256 of the content (virtualSize bytes, zeros included) is computed in
-// the same pass; that hashes every zero of the disk on the event loop, work proportional to the
-// virtual size. Without it, nothing outside the data ranges is touched at all.
+// The content's digests (engine/disk ContentDigests: the block digest, and the full sha256
+// when the job asks for it) are taken from the same reads, on hashing threads.
 //
 // Memory: the window being filled, plus one per Put Page in flight (a run keeps its window),
 // plus the source read being copied and the two reads in flight behind it:
 // (rangesInFlight + 1) x 4 MiB + 3 x 4 MiB, 32 MiB by default, whatever the disk's size.
 
-import { createHash } from "node:crypto";
-import { setImmediate as yieldToLoop } from "node:timers/promises";
 import { AnonymousCredential, newPipeline, PageBlobClient } from "@azure/storage-blob";
-import { checkedDataRanges, DiskSource, readRanges } from "../../disk";
+import { checkedDataRanges, ContentDigest, ContentDigests, DataRange, DiskSource, readRanges } from "../../disk";
 import { AzureCallError, azureFailure, CallTarget } from "./failures";
 import { fixedVhdFooter, VHD_FOOTER } from "./fixed-vhd";
 import { sendBounded } from "../send-bounded";
@@ -29,8 +26,6 @@ export const MAX_PUT_PAGE = 4 * 1024 * 1024;
 export const DEFAULT_RANGES_IN_FLIGHT = 4;
 const ZERO_WINDOW = Buffer.alloc(MAX_PUT_PAGE);
 const ZERO_PAGE = ZERO_WINDOW.subarray(0, PAGE);
-/** Zeros hashed between turns of the event loop. */
-const HASH_ZEROS_PER_TURN = 64 * 1024 * 1024;
 
 export interface PageRange {
   offset: number;
@@ -44,10 +39,11 @@ export interface PageScan {
   /** The footer to write at diskSizeBytes (default a fresh fixed-VHD footer). */
   footer?: Buffer;
   signal: AbortSignal;
-  /** Compute the sha256 of the content (zeros included) and hand it to onSha256. */
-  sha256: boolean;
-  onSha256?(hex: string): void;
-  /** Guest bytes covered so far (with sha256, zeros included). */
+  /** The source's data ranges, when the caller already asked for them. */
+  ranges?: readonly DataRange[];
+  /** Every piece of content read, in guest order; a returned promise holds the reading back. */
+  onData?(offset: number, data: Buffer): Promise<void> | undefined;
+  /** Guest bytes covered so far. */
   onScanned?(bytes: number): void;
 }
 
@@ -65,27 +61,9 @@ export async function* fixedVhdPages(scan: PageScan): AsyncGenerator<PageRange> 
   if (!Number.isSafeInteger(diskSizeBytes) || diskSizeBytes < size || diskSizeBytes % PAGE !== 0) {
     throw new RangeError(`the VHD's data part (${diskSizeBytes} bytes) must be whole sectors and hold the disk (${size} bytes)`);
   }
-  const ranges = checkedDataRanges(await source.dataRanges(signal), size, source.name);
+  const ranges = scan.ranges ?? checkedDataRanges(await source.dataRanges(signal), size, source.name);
   const footer = scan.footer ?? fixedVhdFooter(diskSizeBytes);
   const fileSize = diskSizeBytes + VHD_FOOTER;
-  const hash = scan.sha256 ? createHash("sha256") : undefined;
-  let hashed = 0; // content bytes hashed so far
-
-  const zerosUpTo = async (end: number) => {
-    if (!hash) return;
-    for (let turn = 0; hashed < end; ) {
-      const n = Math.min(MAX_PUT_PAGE, end - hashed);
-      hash.update(ZERO_WINDOW.subarray(0, n));
-      hashed += n;
-      turn += n;
-      if (turn >= HASH_ZEROS_PER_TURN) {
-        scan.onScanned?.(hashed);
-        await yieldToLoop();
-        signal.throwIfAborted();
-        turn = 0;
-      }
-    }
-  };
 
   async function* pieces(): AsyncGenerator<PageRange> {
     // Reads are cut at window boundaries, so no piece spans two windows.
@@ -103,9 +81,7 @@ export async function* fixedVhdPages(scan: PageScan): AsyncGenerator<PageRange> 
     }
     const end = piece.offset + piece.data.length;
     if (piece.offset < size) {
-      await zerosUpTo(piece.offset);
-      hash?.update(piece.data);
-      hashed = end;
+      await scan.onData?.(piece.offset, piece.data);
       scan.onScanned?.(end);
     }
     window ??= { start, data: Buffer.alloc(Math.min(MAX_PUT_PAGE, fileSize - start)), spans: [] };
@@ -117,9 +93,7 @@ export async function* fixedVhdPages(scan: PageScan): AsyncGenerator<PageRange> 
     else window.spans.push([from, to]);
   }
   if (window) yield* nonZeroRuns(window);
-  await zerosUpTo(size);
   scan.onScanned?.(size);
-  if (hash) scan.onSha256?.(hash.digest("hex"));
 }
 
 /** The runs of non-zero sectors inside a window's written spans. */
@@ -139,7 +113,9 @@ function* nonZeroRuns(window: Window): Generator<PageRange> {
   }
 }
 
-export interface PageWriteOptions extends Omit<PageScan, "onSha256" | "onScanned"> {
+export interface PageWriteOptions extends Omit<PageScan, "ranges" | "onData" | "onScanned"> {
+  /** Also compute the full-content sha256 (hashDisk): a pass over every byte, zeros included. */
+  sha256: boolean;
   /** The disk's write SAS URL (a secret: never logged, never in errors). */
   sasUrl: string;
   diskId: string;
@@ -147,11 +123,9 @@ export interface PageWriteOptions extends Omit<PageScan, "onSha256" | "onScanned
   rangesInFlight?: number;
 }
 
-export interface WrittenPages {
+export interface WrittenPages extends ContentDigest {
   rangesWritten: number;
   bytesWritten: number;
-  /** The content's sha256 (hex), when asked for. */
-  sha256?: string;
 }
 
 export async function writePages(options: PageWriteOptions): Promise<WrittenPages> {
@@ -161,12 +135,14 @@ export async function writePages(options: PageWriteOptions): Promise<WrittenPage
   const blob = new PageBlobClient(options.sasUrl, newPipeline(new AnonymousCredential(), { retryOptions: { maxTries: 3, retryDelayInMs: 200 } }));
   let rangesWritten = 0;
   let bytesWritten = 0;
-  let sha256: string | undefined;
   let scanned = 0;
   const progress = () => options.onProgress?.(source.virtualSize === 0 ? 1 : scanned / source.virtualSize);
+  const ranges = checkedDataRanges(await source.dataRanges(signal), source.virtualSize, source.name);
+  const digests = new ContentDigests(source.virtualSize, ranges, { sha256: options.sha256 });
 
-  await sendBounded({
-    items: (sending) => fixedVhdPages({ ...options, signal: sending, onSha256: (hex) => (sha256 = hex), onScanned: (b) => (scanned = b) }),
+  try {
+    await sendBounded({
+    items: (sending) => fixedVhdPages({ ...options, ranges, signal: sending, onData: (offset, data) => digests.add(offset, data), onScanned: (b) => (scanned = b) }),
     limit: options.rangesInFlight ?? DEFAULT_RANGES_IN_FLIGHT,
     signal,
     async send(range, sending) {
@@ -177,9 +153,12 @@ export async function writePages(options: PageWriteOptions): Promise<WrittenPage
     },
     describe: (range, error) =>
       azureFailure("Put Page", `bytes ${range.offset}..${range.offset + range.data.length - 1} of disk ${options.diskId}`, target, withoutSas(error)),
-  });
-  progress();
-  return { rangesWritten, bytesWritten, ...(sha256 !== undefined ? { sha256 } : {}) };
+    });
+    progress();
+    return { rangesWritten, bytesWritten, ...(await digests.digest()) };
+  } finally {
+    digests.close();
+  }
 }
 
 /** The storage SDK's error keeps the request (and so the SAS): keep only status, code and text. */

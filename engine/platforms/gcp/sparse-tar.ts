@@ -15,9 +15,8 @@
 // remains, since the map must precede the data. GCE then writes those zeros into the disk,
 // which reads the same as a hole.
 //
-// With `sha256`, the sha256 of the guest content (and of the padded disk.raw) is computed in the
-// same pass; zero ranges are hashed from a zero buffer, work proportional to the virtual size
-// (and to rawSize) on the event loop. Without it, nothing outside the data ranges is touched.
+// The content's digests (engine/disk ContentDigests: the block digest, and the full sha256
+// when the job asks for it) are taken from the same reads through `onData`, on hashing threads.
 //
 // Memory: the chunk being handed on and the two source reads in flight behind it (READ_CHUNK,
 // 1 MiB, each), plus the map, which grows with the number of data ranges (about 24 bytes of
@@ -27,7 +26,6 @@
 // file on disk, so every non-raw source would first be expanded to a sparse raw file padded to
 // the GiB; this reads the source's own data ranges and streams straight into gzip.
 
-import { createHash, Hash } from "node:crypto";
 import { setImmediate as yieldToLoop } from "node:timers/promises";
 import { checkedDataRanges, DataRange, DiskSource, readRanges } from "../../disk";
 
@@ -46,10 +44,6 @@ export interface Segment {
 }
 
 export interface SparseTarResult {
-  /** sha256 (hex) of the guest content: virtualSize bytes (only when asked for). */
-  sha256?: string;
-  /** sha256 (hex) of disk.raw as extracted: rawSize bytes, content + zero padding (only when asked for). */
-  rawSha256?: string;
   /** Bytes of disk data stored in the archive. */
   dataBytes: number;
   segments: number;
@@ -62,10 +56,12 @@ export function rawSizeFor(virtualSize: number): number {
 
 export interface SparseTarOptions {
   signal: AbortSignal;
-  /** Compute the sha256 of the content and of disk.raw (work proportional to rawSize). */
-  sha256: boolean;
   mtime?: number;
-  /** Guest bytes covered so far (with sha256, zeros included). */
+  /** The source's data ranges, when the caller already asked for them. */
+  ranges?: readonly DataRange[];
+  /** Every piece of content read, in guest order; a returned promise holds the reading back. */
+  onData?(offset: number, data: Buffer): Promise<void> | undefined;
+  /** Guest bytes covered so far. */
   onScanned?(bytes: number): void;
   /** The result, once the last data byte was read (before the archive's end blocks). */
   onDone(result: SparseTarResult): void;
@@ -78,7 +74,7 @@ export async function* sparseTar(source: DiskSource, rawSize: number, options: S
   if (rawSize < size || rawSize % TAR_BLOCK !== 0) {
     throw new RangeError(`disk.raw (${rawSize} bytes) must be whole blocks and hold the disk (${size} bytes)`);
   }
-  const ranges = checkedDataRanges(await source.dataRanges(signal), size, source.name);
+  const ranges = options.ranges ?? checkedDataRanges(await source.dataRanges(signal), size, source.name);
   const segments = tarSegments(ranges, rawSize);
   const map = [...segments];
   // GNU tar ends the map of a file that ends in a hole with an empty segment at its size.
@@ -86,13 +82,6 @@ export async function* sparseTar(source: DiskSource, rawSize: number, options: S
   if (!tail || tail.offset + tail.length < rawSize) map.push({ offset: rawSize, length: 0 });
   const dataBytes = segments.reduce((n, s) => n + s.length, 0);
   yield sparseHeaders(map, dataBytes, rawSize, options.mtime ?? Math.floor(Date.now() / 1000));
-
-  const content = options.sha256 ? createHash("sha256") : undefined;
-  let hashed = 0; // guest bytes hashed so far
-  const hashZeros = async (upTo: number) => {
-    if (!content) return;
-    hashed = await updateWithZeros(content, hashed, upTo, signal, options.onScanned);
-  };
 
   // The stored stream: each segment's bytes in order, the data as read, the widening zeros.
   const segmentEnd = (i: number) => segments[i]!.offset + segments[i]!.length;
@@ -110,9 +99,8 @@ export async function* sparseTar(source: DiskSource, rawSize: number, options: S
     }
     pos = Math.max(pos, segments[seg]!.offset);
     yield* zerosTo(piece.offset);
-    await hashZeros(piece.offset);
-    content?.update(piece.data);
-    hashed = pos = piece.offset + piece.data.length;
+    await options.onData?.(piece.offset, piece.data);
+    pos = piece.offset + piece.data.length;
     options.onScanned?.(pos);
     yield piece.data;
   }
@@ -121,17 +109,8 @@ export async function* sparseTar(source: DiskSource, rawSize: number, options: S
     yield* zerosTo(segmentEnd(seg));
   }
 
-  await hashZeros(size);
   options.onScanned?.(size);
-  let sha256: string | undefined;
-  let rawSha256: string | undefined;
-  if (content) {
-    const raw = content.copy();
-    sha256 = content.digest("hex");
-    await updateWithZeros(raw, size, rawSize, signal);
-    rawSha256 = raw.digest("hex");
-  }
-  options.onDone({ ...(sha256 ? { sha256 } : {}), ...(rawSha256 ? { rawSha256 } : {}), dataBytes, segments: segments.length });
+  options.onDone({ dataBytes, segments: segments.length });
   const pad = (TAR_BLOCK - (dataBytes % TAR_BLOCK)) % TAR_BLOCK;
   // Padding of the member, then the end-of-archive marker (two zero blocks).
   yield Buffer.alloc(pad + 2 * TAR_BLOCK);
@@ -153,22 +132,6 @@ export function tarSegments(ranges: readonly DataRange[], rawSize: number): Segm
   return out;
 }
 
-/** Hashes zeros from `from` up to `to`, yielding to the event loop every 64 MiB; returns `to`. */
-async function updateWithZeros(hash: Hash, from: number, to: number, signal: AbortSignal, onScanned?: (bytes: number) => void): Promise<number> {
-  for (let at = from, turn = 0; at < to; ) {
-    const n = Math.min(READ_CHUNK, to - at);
-    hash.update(ZEROS.subarray(0, n));
-    at += n;
-    turn += n;
-    if (turn >= HASH_ZEROS_PER_TURN) {
-      onScanned?.(at);
-      await yieldToLoop();
-      signal.throwIfAborted();
-      turn = 0;
-    }
-  }
-  return Math.max(from, to);
-}
 
 /** The member header (4 map entries) and as many extension headers (21 each) as the map needs. */
 export function sparseHeaders(map: readonly Segment[], storedSize: number, realSize: number, mtime: number): Buffer {
