@@ -44,20 +44,11 @@ import { waitForJob } from "../client/waiter";
 import { makeSparseDisk } from "../test/helpers/disks";
 import { EngineProcess } from "../test/helpers/engine-process";
 import { Samba, startSamba, unixUserName } from "../test/helpers/samba";
+import { GIB, median, MIB, numberKnob, peakRssMiB, resetPeakRss, seconds } from "./common";
 
-const MIB = 1024 * 1024;
-const GIB = 1024 * MIB;
 
 const CASE_NAMES = ["local", "sparse", "huge", "smb"] as const;
 type CaseName = (typeof CASE_NAMES)[number];
-
-function envNumber(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === "") return fallback;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name}=${raw}: expected a positive number`);
-  return value;
-}
 
 function envCases(): CaseName[] {
   const asked = (process.env.BENCH_CASES ?? CASE_NAMES.join(",")).split(",").map((c) => c.trim()).filter(Boolean);
@@ -66,12 +57,12 @@ function envCases(): CaseName[] {
   return CASE_NAMES.filter((c) => asked.includes(c));
 }
 
-const ROUNDS = Math.floor(envNumber("BENCH_ROUNDS", 3));
+const ROUNDS = Math.floor(numberKnob("BENCH_ROUNDS", 3));
 const CASES = envCases();
-const DEADLINE_MS = envNumber("BENCH_DEADLINE_S", 3600) * 1000;
-const LOCAL = { virtual: envNumber("BENCH_LOCAL_VIRTUAL_MIB", 2048) * MIB, data: envNumber("BENCH_LOCAL_DATA_MIB", 440) * MIB };
-const SPARSE = { virtual: envNumber("BENCH_SPARSE_GIB", 64) * GIB, data: envNumber("BENCH_SPARSE_DATA_MIB", 256) * MIB };
-const HUGE = { virtual: envNumber("BENCH_HUGE_GIB", 1024) * GIB, data: envNumber("BENCH_HUGE_DATA_MIB", 1024) * MIB };
+const DEADLINE_MS = numberKnob("BENCH_DEADLINE_S", 3600) * 1000;
+const LOCAL = { virtual: numberKnob("BENCH_LOCAL_VIRTUAL_MIB", 2048) * MIB, data: numberKnob("BENCH_LOCAL_DATA_MIB", 440) * MIB };
+const SPARSE = { virtual: numberKnob("BENCH_SPARSE_GIB", 64) * GIB, data: numberKnob("BENCH_SPARSE_DATA_MIB", 256) * MIB };
+const HUGE = { virtual: numberKnob("BENCH_HUGE_GIB", 1024) * GIB, data: numberKnob("BENCH_HUGE_DATA_MIB", 1024) * MIB };
 const SPARSE_TARGET = 1.3;
 const POLL = { minDelayMs: 50, maxDelayMs: 200 };
 const deadlineAt = Date.now() + DEADLINE_MS;
@@ -79,21 +70,10 @@ const deadlineAt = Date.now() + DEADLINE_MS;
 // ---------------------------------------------------------------------------------------------
 // Small tools: time, medians, formatting, qemu-img.
 
-function seconds(start: bigint): number {
-  return Number(process.hrtime.bigint() - start) / 1e9;
-}
-
 function timed(f: () => void): number {
   const t = process.hrtime.bigint();
   f();
   return seconds(t);
-}
-
-function median(values: number[]): number {
-  if (values.length === 0) return NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 function size(bytes: number): string {
@@ -135,22 +115,6 @@ function fsyncFile(path: string): void {
 // ---------------------------------------------------------------------------------------------
 // /proc figures: peak RSS, and the write counters of a process tree (smbd forks per connection).
 
-function peakRssMiB(pid: number): number {
-  const kb = /VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
-  return Number(kb) / 1024;
-}
-
-/** Resets a process's VmHWM (proc(5): clear_refs "5"), so the next reading is one job's peak. */
-function resetPeakRss(pid: number): boolean {
-  try {
-    writeFileSync(`/proc/${pid}/clear_refs`, "5");
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** `root` and its live descendants, from the ppid field of /proc/<pid>/stat. */
 function processTree(root: number): number[] {
   const children = new Map<number, number[]>();
   for (const entry of readdirSync("/proc")) {

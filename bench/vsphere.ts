@@ -20,7 +20,7 @@
 
 import { execFileSync } from "node:child_process";
 import { createCipheriv, createHash } from "node:crypto";
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync, writeSync, ftruncateSync } from "node:fs";
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeSync, ftruncateSync } from "node:fs";
 import { request as httpsRequest, Agent as HttpsAgent } from "node:https";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -33,6 +33,7 @@ import { text } from "../engine/platforms/vsphere/soap";
 import { EngineProcess } from "../test/helpers/engine-process";
 import { Moto, MOTO_KEYS, MOTO_REGION, startMoto } from "../test/helpers/moto";
 import { startVcsim, Vcsim } from "../test/helpers/vcsim";
+import { median, peakRssMiB, resetPeakRss, seconds } from "./common";
 
 const KIB = 1024;
 const MIB = 1024 * KIB;
@@ -55,16 +56,6 @@ const VC_USER = { username: "administrator", password: "bench-pw" }; // the fake
 
 // ---------------------------------------------------------------------------------------------
 // Small tools: time, medians, /proc figures.
-
-function seconds(start: bigint): number {
-  return Number(process.hrtime.bigint() - start) / 1e9;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
 
 const CLK_TCK = Number(execFileSync("getconf", ["CLK_TCK"]).toString().trim()) || 100;
 
@@ -92,21 +83,6 @@ function machineCpu(): { processes: number; irq: number } {
 function machineBusy(): number {
   const m = machineCpu();
   return m.processes + m.irq;
-}
-
-function peakRssMiB(pid: number): number {
-  const kb = /VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
-  return Number(kb) / 1024;
-}
-
-/** Resets a process's VmHWM (proc(5): clear_refs "5"), so the next reading is one job's peak. */
-function resetPeakRss(pid: number): boolean {
-  try {
-    writeFileSync(`/proc/${pid}/clear_refs`, "5");
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function qemu(args: string[]): string {

@@ -6,35 +6,13 @@
 
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
-import { BlockDigest, ContentDigests, DataRange, DiskSource } from "../../engine/disk";
+import { BlockDigest, ContentDigests, DataRange } from "../../engine/disk";
 import { azureDiskBytes, fixedVhdFooter, fixedVhdPages, PageRange } from "../../engine/platforms/azure";
 import { expectedPuts } from "../helpers/azure-world";
+import { pieceSource } from "../helpers/piece-source";
 
 const MiB = 1024 * 1024;
 const TiB = 1024 * 1024 * MiB;
-
-/** A source whose content is zeros except `pieces`; every read is recorded. */
-function pieceSource(virtualSize: number, pieces: Array<{ offset: number; data: Buffer }>, ranges: DataRange[]) {
-  const reads: DataRange[] = [];
-  const source: DiskSource = {
-    name: "test source",
-    virtualSize,
-    bytesRead: 0,
-    dataRanges: async () => ranges,
-    async read(offset, length) {
-      reads.push({ start: offset, length });
-      const out = Buffer.alloc(length);
-      for (const p of pieces) {
-        const from = Math.max(offset, p.offset);
-        const to = Math.min(offset + length, p.offset + p.data.length);
-        if (from < to) p.data.copy(out, from - offset, from - p.offset, to - p.offset);
-      }
-      return out;
-    },
-    close: async () => undefined,
-  };
-  return { source, reads };
-}
 
 async function collect(gen: AsyncIterable<PageRange>): Promise<PageRange[]> {
   const out: PageRange[] = [];

@@ -9,34 +9,12 @@ import { createHash, randomBytes } from "node:crypto";
 import { closeSync, mkdtempSync, openSync, readSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BlockDigest, ContentDigests, DataRange, DiskSource } from "../../engine/disk";
+import { BlockDigest, ContentDigests } from "../../engine/disk";
 import { GIB, rawSizeFor, sparseTar, SparseTarResult, tarSegments } from "../../engine/platforms/gcp";
+import { pieceSource } from "../helpers/piece-source";
 
 const MiB = 1024 * 1024;
 const TiB = 1024 * GIB;
-
-/** A source whose content is zeros except `pieces`; every read is recorded. */
-function pieceSource(virtualSize: number, pieces: Array<{ offset: number; data: Buffer }>, ranges: DataRange[]) {
-  const reads: DataRange[] = [];
-  const source: DiskSource = {
-    name: "test source",
-    virtualSize,
-    bytesRead: 0,
-    dataRanges: async () => ranges,
-    async read(offset, length) {
-      reads.push({ start: offset, length });
-      const out = Buffer.alloc(length);
-      for (const p of pieces) {
-        const from = Math.max(offset, p.offset);
-        const to = Math.min(offset + length, p.offset + p.data.length);
-        if (from < to) p.data.copy(out, from - offset, from - p.offset, to - p.offset);
-      }
-      return out;
-    },
-    close: async () => undefined,
-  };
-  return { source, reads };
-}
 
 describe("gcp sparse tar: the source is read once", function () {
   this.timeout(60_000);

@@ -1,4 +1,3 @@
-import { jobFailure } from "../../errors";
 import { FieldError } from "../../errors";
 import {
   AwsClients,

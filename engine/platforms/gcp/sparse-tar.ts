@@ -26,7 +26,6 @@
 // file on disk, so every non-raw source would first be expanded to a sparse raw file padded to
 // the GiB; this reads the source's own data ranges and streams straight into gzip.
 
-import { setImmediate as yieldToLoop } from "node:timers/promises";
 import { checkedDataRanges, DataRange, DiskSource, readRanges } from "../../disk";
 
 export const TAR_BLOCK = 512;
@@ -34,8 +33,6 @@ export const GIB = 1024 * 1024 * 1024;
 export const MEMBER_NAME = "disk.raw";
 const READ_CHUNK = 1024 * 1024;
 const ZEROS = Buffer.alloc(READ_CHUNK);
-/** Zeros hashed between turns of the event loop. */
-const HASH_ZEROS_PER_TURN = 64 * READ_CHUNK;
 
 /** A byte range of disk.raw whose bytes are stored. */
 export interface Segment {
