@@ -3,7 +3,8 @@ import * as fs from "fs";
 import * as path from "path";
 import { makeSparseDisk, qemuCompare, tempDir } from "../helpers/disks";
 import { EngineProcess } from "../helpers/engine-process";
-import { fingerprint, independentContentHash } from "../helpers/job-world";
+import { independentBlockDigest } from "../helpers/block-digest-oracle";
+import { fingerprint } from "../helpers/job-world";
 import { REPO_ROOT } from "../helpers/paths";
 import { PulumiProject } from "../helpers/pulumi-project";
 
@@ -45,9 +46,9 @@ describe("quickstart: export, prepare and publish through the whole Pulumi lifec
     assert.deepEqual(files("store"), ["golden-v1.vdisk.json", "golden-v1.vhdx"]);
     assert.ok(await qemuCompare(source, "qcow2", path.join(images.dir, "store/golden-v1.vhdx"), "vhdx"), "the vDisk reads like the source");
     const outputs = await project.outputs();
-    const expected = independentContentHash(source, "qcow2", images.dir);
-    assert.equal(outputs.exportSha256, expected);
-    assert.equal(outputs.vdiskSha256, expected);
+    const expected = independentBlockDigest(source, "qcow2", images.dir);
+    assert.equal(outputs.exportBlockDigest, expected);
+    assert.equal(outputs.vdiskBlockDigest, expected);
     assert.equal(outputs.vdiskUri, `file://${images.dir}/store/golden-v1.vhdx`);
     assert.equal((await exportJobs()).length, 1);
   });
