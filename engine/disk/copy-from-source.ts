@@ -1,18 +1,18 @@
 // The one copier from any DiskSource to a local image file of any format. Work follows the
-// source's data: holes are never read, hashed or written, and the data is read once for the
-// copy and digested as it goes.
+// source's data: holes are never read, hashed or written. The target is created at its planned
+// size (convert.ts), filled by qemu-img, and proven, on the hashing threads while its data is
+// fsynced, to hold the source's content:
 //   - A source that is a local image file (source.localFile): qemu-img converts from the file
-//     itself, and a hashing thread digests the same data extents meanwhile (the second read
-//     comes from the page cache).
+//     itself (no NBD hop); then the source and the output are read side by side where either
+//     holds data, compared, and the source's block digest taken from the same reads (one
+//     sha256 pass, not one per side; the reads come from the page cache).
 //   - Any other source (a datastore, a cloud snapshot): served read-only over NBD on a unix
 //     socket (nbd-export.ts), as virt-v2v serves its inputs to its copier. qemu-img asks for
 //     block status and reads only the data ranges; the bytes are digested as they pass
 //     (SparseBlockDigest: qemu-img reads in parallel, out of order, and the hashing threads
-//     hold the reads back when they fall behind). A failed source read fails the copy with the
+//     hold the reads back when they fall behind), and the output's block digest, computed
+//     from the written file, must equal it. A failed source read fails the copy with the
 //     source's own error.
-// Either way the target is created at its planned size (convert.ts) and the output's block
-// digest, computed afterwards from the written file on a hashing thread while the file is
-// fsynced, must equal the source's.
 
 import { promises as fs } from "node:fs";
 import * as nodePath from "node:path";
@@ -22,9 +22,9 @@ import { ConvertResult, convertInto, DiskRef, fsyncFile, plannedTargetSize, refu
 import { checkedDataRanges, rangeBytes } from "./data-ranges";
 import { qemuDriver } from "./formats";
 import { digestImage } from "./hash";
-import { digestFileOffThread } from "./hash-workers";
-import { openImageSource } from "./image-source";
-import { inspectImage } from "./inspect";
+import { blockDigestOffThreads, digestFileOffThread } from "./hash-workers";
+import { openImageSource, openMappedImage } from "./image-source";
+import { ImageDetails, inspectImage } from "./inspect";
 import { serveOverNbd } from "./nbd-export";
 import { forwardProgress, phase, ProgressCallback } from "./progress";
 import { DataRange, DiskSource, LocalImageFile } from "./source";
@@ -60,11 +60,11 @@ export interface CopiedDisk {
 // Shares of the whole run: the copy (and the source's digest), then the output's digest.
 const COPY_SHARE = 0.8;
 
-interface SourceCopied {
-  written: ConvertResult;
-  blockDigest: string;
-  sha256?: string;
-  dataBytes: number;
+/** What the copy step wrote; over NBD also the source's block digest and the bytes served. */
+interface Written {
+  result: ConvertResult;
+  blockDigest?: string;
+  dataBytes?: number;
 }
 
 export async function copyFromSource(source: DiskSource, options: CopyFromSourceOptions): Promise<CopiedDisk> {
@@ -74,29 +74,26 @@ export async function copyFromSource(source: DiskSource, options: CopyFromSource
   const virtualSize = plannedTargetSize({ path: source.name, virtualSize: source.virtualSize }, target, options.size);
   const ranges = checkedDataRanges(await source.dataRanges(signal), source.virtualSize, source.name);
   const targetPath = nodePath.resolve(target.path);
+  const local = source.localFile;
 
   // Set once the target may have been written: a refusal before that leaves the path alone.
   const state = { touched: false };
   let copied = false;
   try {
     const onProgress = phase(report, 0, COPY_SHARE);
-    const fromSource = source.localFile
-      ? await copyLocalFile(source, source.localFile, virtualSize, ranges, options, onProgress, state)
+    const written = local
+      ? await convertLocalFile(source, local, options, onProgress, state)
       : await copyOverNbd(source, virtualSize, ranges, options, onProgress, state);
 
     await options.beforeVerify?.(targetPath);
-    // The output's digests on a hashing thread while its data reaches the disk.
+    // The proof runs on the hashing threads while the output's data reaches the disk.
     const output = await inspectImage(targetPath, target.format, signal, "output");
-    const [outputDigest] = await Promise.all([
-      digestImage(output, { sha256: options.sha256 === true && fromSource.sha256 === undefined, blocks: true }, {
-        size: virtualSize,
-        workDir,
-        signal,
-        onProgress: phase(report, COPY_SHARE, 1),
-      }),
+    const verify = { size: virtualSize, workDir, signal, onProgress: phase(report, COPY_SHARE, 1) };
+    const [proof] = await Promise.all([
+      local ? proveLocalCopy(local, output, options.sha256 === true, verify) : proveNbdCopy(output, written.blockDigest!, options.sha256 === true, verify),
       fsyncFile(targetPath),
     ]);
-    if (outputDigest.blocks !== fromSource.blockDigest) {
+    if (!proof.equal) {
       throw jobFailure(
         "OUTPUT_VERIFICATION_FAILED",
         `The copy of the source ${source.name} to ${target.format} '${target.path}' does not hold the same data as ` +
@@ -106,13 +103,12 @@ export async function copyFromSource(source: DiskSource, options: CopyFromSource
     }
     report(1);
     copied = true;
-    const sha256 = fromSource.sha256 ?? outputDigest.sha256;
     return {
-      blockDigest: fromSource.blockDigest,
-      ...(sha256 ? { sha256 } : {}),
-      virtualSize: fromSource.written.virtualSize,
-      fileSize: fromSource.written.fileSize,
-      dataBytes: fromSource.dataBytes,
+      blockDigest: proof.blockDigest,
+      ...(proof.sha256 ? { sha256: proof.sha256 } : {}),
+      virtualSize: written.result.virtualSize,
+      fileSize: written.result.fileSize,
+      dataBytes: written.dataBytes ?? rangeBytes(ranges),
     };
   } finally {
     if (state.touched && !copied) await fs.rm(targetPath, { force: true }).catch(() => undefined);
@@ -129,41 +125,66 @@ export async function copyImageFile(options: CopyFromSourceOptions & { source: D
   }
 }
 
-/** qemu-img reads the file itself; a hashing thread digests the same extents at the same time. */
-async function copyLocalFile(
+/** qemu-img reads the local image file itself (no NBD hop); the proof comes after (proveLocalCopy). */
+async function convertLocalFile(
   source: DiskSource,
   file: LocalImageFile,
-  virtualSize: number,
-  ranges: DataRange[],
   options: CopyFromSourceOptions,
   onProgress: ProgressCallback,
   state: { touched: boolean },
-): Promise<SourceCopied> {
-  let converted = 0;
-  let hashed = 0;
-  const both = () => onProgress((converted + hashed) / 2);
-  const [written, digest] = await allOrNothing(options.signal, (signal) => [
-    convertInto(
-      {
-        path: source.name,
-        virtualSize: source.virtualSize,
-        description: `the source ${source.name}`,
-        options: ["-f", qemuDriver(file.format)],
-        filename: file.path,
-        check: async (targetPath) => {
-          await refuseOverwritingSource(file.path, targetPath);
-          state.touched = true;
-        },
+): Promise<Written> {
+  const result = await convertInto(
+    {
+      path: source.name,
+      virtualSize: source.virtualSize,
+      description: `the source ${source.name}`,
+      options: ["-f", qemuDriver(file.format)],
+      filename: file.path,
+      check: async (targetPath) => {
+        await refuseOverwritingSource(file.path, targetPath);
+        state.touched = true;
       },
-      { target: options.target, size: options.size, signal, skipSync: true, onProgress: (f) => ((converted = f), both()) },
-    ),
-    digestFileOffThread(file.path, file.extents, virtualSize, {
-      want: { blocks: true, sha256: options.sha256 === true },
-      signal,
-      onProgress: (f) => ((hashed = f), both()),
-    }),
-  ]);
-  return { written, blockDigest: digest.blocks!, ...(digest.sha256 ? { sha256: digest.sha256 } : {}), dataBytes: rangeBytes(ranges) };
+    },
+    { target: options.target, size: options.size, signal: options.signal, skipSync: true, onProgress },
+  );
+  return { result };
+}
+
+interface VerifyOptions {
+  size: number;
+  workDir: string;
+  signal: AbortSignal;
+  onProgress: ProgressCallback;
+}
+
+interface Proof {
+  equal: boolean;
+  blockDigest: string;
+  sha256?: string;
+}
+
+/**
+ * The source file and the output read side by side, block by block where either holds data,
+ * on the hashing threads: equal bytes, and the source's block digest from the same reads. (The
+ * full sha256, when asked, is one more sequential pass over the source.)
+ */
+async function proveLocalCopy(file: LocalImageFile, output: ImageDetails, sha256: boolean, o: VerifyOptions): Promise<Proof> {
+  const mapped = await openMappedImage(output, { workDir: o.workDir, signal: o.signal, purpose: "verifying the copy" });
+  try {
+    const [compared, full] = await Promise.all([
+      blockDigestOffThreads(file, o.size, { signal: o.signal, onProgress: o.onProgress, compare: mapped }),
+      sha256 ? digestFileOffThread(file.path, file.extents, o.size, { want: { sha256: true, blocks: false }, signal: o.signal }) : undefined,
+    ]);
+    return { equal: compared.mismatch === undefined, blockDigest: compared.blockDigest, ...(full?.sha256 ? { sha256: full.sha256 } : {}) };
+  } finally {
+    await mapped.release();
+  }
+}
+
+/** The output's digests, computed from the written file, against the block digest taken as the source was served. */
+async function proveNbdCopy(output: ImageDetails, sourceDigest: string, sha256: boolean, o: VerifyOptions): Promise<Proof> {
+  const digest = await digestImage(output, { sha256, blocks: true }, o);
+  return { equal: digest.blocks === sourceDigest, blockDigest: sourceDigest, ...(digest.sha256 ? { sha256: digest.sha256 } : {}) };
 }
 
 /** qemu-img reads the source's NBD export; the bytes are digested as they are served. */
@@ -174,7 +195,7 @@ async function copyOverNbd(
   options: CopyFromSourceOptions,
   onProgress: ProgressCallback,
   state: { touched: boolean },
-): Promise<SourceCopied> {
+): Promise<Written> {
   const { signal } = options;
   const sourceDigest = new SparseBlockDigest(virtualSize, ranges);
   const nbd = await serveOverNbd(source, {
@@ -183,10 +204,10 @@ async function copyOverNbd(
     dataRanges: ranges,
     onData: (offset, data) => sourceDigest.add(offset, data),
   });
-  let written: ConvertResult;
+  let result: ConvertResult;
   try {
     state.touched = true;
-    written = await convertInto(
+    result = await convertInto(
       { path: source.name, virtualSize: source.virtualSize, description: `the source ${source.name}`, options: ["-f", "raw"], filename: nbd.uri },
       { target: options.target, size: options.size, signal, skipSync: true, onProgress },
     );
@@ -198,32 +219,7 @@ async function copyOverNbd(
   // qemu-img cannot succeed past a failed read; should it ever, the source's error still stands.
   const failed = sourceFailure(source, nbd.failure());
   if (failed) throw failed;
-  return { written, blockDigest: await sourceDigest.digest(), dataBytes: nbd.bytesServed };
-}
-
-/**
- * Runs tasks together under one signal; the first failure (or the caller's abort) stops the
- * others, and that first failure is what is thrown, not the others' "aborted".
- */
-async function allOrNothing<A, B>(signal: AbortSignal, start: (signal: AbortSignal) => [Promise<A>, Promise<B>]): Promise<[A, B]> {
-  const inner = new AbortController();
-  const onAbort = () => inner.abort(signal.reason);
-  signal.throwIfAborted();
-  signal.addEventListener("abort", onAbort, { once: true });
-  try {
-    const failFast = <T>(p: Promise<T>) =>
-      p.catch((error: unknown) => {
-        if (!inner.signal.aborted) inner.abort(error);
-        throw error;
-      });
-    const [a, b] = start(inner.signal);
-    const results = await Promise.allSettled([failFast(a), failFast(b)]);
-    signal.throwIfAborted();
-    if (inner.signal.aborted) throw inner.signal.reason;
-    return [(results[0] as PromiseFulfilledResult<A>).value, (results[1] as PromiseFulfilledResult<B>).value];
-  } finally {
-    signal.removeEventListener("abort", onAbort);
-  }
+  return { result, blockDigest: await sourceDigest.digest(), dataBytes: nbd.bytesServed };
 }
 
 /** The source's own error for a failed read: coded errors as they are, anything else as unreadable. */

@@ -9,13 +9,13 @@
 import { createHash } from "node:crypto";
 import { parentPort } from "node:worker_threads";
 import { Extent } from "./extents";
-import { BlockSlice, hashSlice } from "./hash-data-blocks";
+import { BlockSlice, hashSlice, MappedFile } from "./hash-data-blocks";
 import { digestMappedFile, DigestWanted } from "./hash-mapped-file";
 
 export type HashRequest =
   | { id: number; kind: "block"; data: Uint8Array }
   | { id: number; kind: "file"; path: string; extents: Extent[]; size: number; want: DigestWanted; reportReads: boolean }
-  | { id: number; kind: "slice"; path: string; extents: Extent[]; size: number; slice: BlockSlice; reportReads: boolean }
+  | { id: number; kind: "slice"; path: string; extents: Extent[]; size: number; slice: BlockSlice; compare?: MappedFile; reportReads: boolean }
   | { id: number; kind: "stream-data"; data: Uint8Array }
   | { id: number; kind: "stream-zeros"; length: number }
   | { id: number; kind: "stream-end" };
@@ -25,7 +25,7 @@ export type HashReply =
   | { id: number; kind: "progress"; fraction: number }
   | { id: number; kind: "read"; position: number; length: number }
   | { id: number; kind: "file"; digest: { sha256?: string; blocks?: string } }
-  | { id: number; kind: "slice"; blocks: { index: number; hash: Uint8Array }[] }
+  | { id: number; kind: "slice"; blocks: { index: number; hash: Uint8Array }[]; mismatch?: number }
   | { id: number; kind: "stream-ack"; bytes: number }
   | { id: number; kind: "stream"; hex: string }
   | { id: number; kind: "error"; error: { name: string; message: string; code?: string } };
@@ -80,11 +80,13 @@ port.on("message", (request: HashRequest) => {
   if (request.kind === "slice") {
     try {
       const { slice } = request;
-      const blocks = hashSlice(request.path, request.extents, request.size, slice, {
+      const result = hashSlice({ path: request.path, extents: request.extents }, request.size, slice, {
+        compare: request.compare,
         onProgress: (bytes) => progress(slice.dataBytes === 0 ? 1 : bytes / slice.dataBytes),
         onRead,
       });
-      post({ id, kind: "slice", blocks: blocks.map((b) => ({ index: b.index, hash: new Uint8Array(b.hash) })) });
+      const blocks = result.blocks.map((b) => ({ index: b.index, hash: new Uint8Array(b.hash) }));
+      post({ id, kind: "slice", blocks, ...(result.mismatch !== undefined ? { mismatch: result.mismatch } : {}) });
     } catch (error) {
       fail(error);
     }

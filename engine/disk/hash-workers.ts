@@ -10,7 +10,7 @@ import { Worker } from "node:worker_threads";
 import { EngineErrorCode, jobFailure } from "../errors";
 import { Extent } from "./extents";
 import { blockDigestOf } from "./block-digest";
-import { sliceByData } from "./hash-data-blocks";
+import { MappedFile, sliceByData, unionOfData } from "./hash-data-blocks";
 import { DigestWanted, DiskDigest } from "./hash-mapped-file";
 import type { HashReply, HashRequest } from "./hash-worker";
 import { ProgressCallback } from "./progress";
@@ -105,23 +105,51 @@ export async function digestFileOffThread(path: string, extents: readonly Extent
     const reply = await runOnThread({ id: 0, kind: "file", path, extents: [...extents], size, want: options.want, reportReads: options.onRead !== undefined }, options);
     return (reply as Extract<HashReply, { kind: "file" }>).digest;
   }
-  const slices = sliceByData(extents, size, POOL_SIZE);
+  const { blockDigest } = await blockDigestOffThreads({ path, extents }, size, options);
+  return { blocks: blockDigest };
+}
+
+export interface ComparedFiles {
+  /** The block digest of the content both files hold. */
+  blockDigest: string;
+  /** Where they differ: the first 1 MiB block found (undefined when equal). */
+  mismatch?: number;
+}
+
+/**
+ * The block digest of `file`, split over the hashing threads; with `compare`, the other file
+ * is read beside it and must hold the same bytes (the blocks where either holds data are
+ * compared), so a copy is proven with one read of each and one sha256 pass.
+ */
+export async function blockDigestOffThreads(
+  file: MappedFile,
+  size: number,
+  options: Omit<FileDigestOptions, "want"> & { compare?: MappedFile },
+): Promise<ComparedFiles> {
+  options.signal.throwIfAborted();
+  const union = unionOfData(options.compare ? [file.extents, options.compare.extents] : [file.extents], size);
+  const slices = sliceByData(union, size, POOL_SIZE);
   const fractions = slices.map(() => 0);
   const total = slices.reduce((n, s) => n + s.dataBytes, 0);
-  const replies = await Promise.all(
+  const extents = [...file.extents];
+  const replies = (await Promise.all(
     slices.map((slice, i) =>
-      runOnThread({ id: 0, kind: "slice", path, extents: [...extents], size, slice, reportReads: options.onRead !== undefined }, {
-        ...options,
-        onProgress: (f) => {
-          fractions[i] = f;
-          options.onProgress?.(slices.reduce((n, s, j) => n + s.dataBytes * fractions[j]!, 0) / total);
+      runOnThread(
+        { id: 0, kind: "slice", path: file.path, extents, size, slice, ...(options.compare ? { compare: { path: options.compare.path, extents: [...options.compare.extents] } } : {}), reportReads: options.onRead !== undefined },
+        {
+          ...options,
+          onProgress: (f) => {
+            fractions[i] = f;
+            options.onProgress?.(slices.reduce((n, s, j) => n + s.dataBytes * fractions[j]!, 0) / total);
+          },
         },
-      }),
+      ),
     ),
-  );
-  const blocks = replies.flatMap((r) => (r as Extract<HashReply, { kind: "slice" }>).blocks.map((b) => ({ index: b.index, hash: Buffer.from(b.hash) })));
+  )) as Extract<HashReply, { kind: "slice" }>[];
+  const mismatch = replies.find((r) => r.mismatch !== undefined)?.mismatch;
+  const blocks = replies.flatMap((r) => r.blocks.map((b) => ({ index: b.index, hash: Buffer.from(b.hash) })));
   options.onProgress?.(1);
-  return { blocks: blockDigestOf(size, blocks) };
+  return { blockDigest: blockDigestOf(size, blocks), ...(mismatch !== undefined ? { mismatch } : {}) };
 }
 
 /** Runs one request on a thread of its own and gives its final reply; an abort (or any failure) terminates the thread. */

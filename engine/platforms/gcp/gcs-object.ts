@@ -143,6 +143,9 @@ export async function uploadObject(client: GcpClient, u: ObjectUpload): Promise<
 
   const pending: Buffer[] = [];
   let pendingBytes = 0;
+  // The chunks go out one after another, but the next one is gathered (the body keeps being
+  // read, e.g. gzip keeps compressing) while the current PUT is in flight: two chunks in memory.
+  let inFlight: Promise<void> = Promise.resolve();
   try {
     for await (const piece of u.body) {
       pending.push(piece);
@@ -150,13 +153,15 @@ export async function uploadObject(client: GcpClient, u: ObjectUpload): Promise<
       while (pendingBytes >= chunkSize + 1) {
         // Keep at least one byte back: the last PUT must carry the total.
         const all = Buffer.concat(pending);
-        await put(all.subarray(0, chunkSize), false);
         pending.length = 0;
         pending.push(all.subarray(chunkSize));
         pendingBytes = all.length - chunkSize;
-        u.onSent?.(sent);
+        await inFlight;
+        inFlight = put(all.subarray(0, chunkSize), false).then(() => u.onSent?.(sent));
+        inFlight.catch(() => undefined); // awaited before the next chunk or the last one
       }
     }
+    await inFlight;
     const object = await put(Buffer.concat(pending), true);
     if (!object) throw new Error("GCS did not finalize the object after the last chunk");
     u.onSent?.(sent);

@@ -37,6 +37,8 @@ interface RunOptions {
 
 export class SmbStorage implements Storage {
   readonly uri: string;
+  /** smbclient put sends a staged output's every byte, holes as zeros. */
+  readonly keepsHoles = false;
   private readonly ctx: SmbContext;
   private readonly settings: SmbclientSettings;
   private readonly connectTimeoutMs: number;
