@@ -79,7 +79,8 @@ export async function writeSnapshot(options: SnapshotWriteOptions): Promise<Writ
   let scanned = 0;
   const ranges = checkedDataRanges(await source.dataRanges(signal), source.virtualSize, source.name);
   const digests = new ContentDigests(source.virtualSize, ranges, { sha256: options.sha256 === true });
-  const aggregate = createHash("sha256"); // LINEAR: the block checksums in index order
+  /** The checksums of the blocks sent, for the LINEAR aggregate (in index order at the end). */
+  const checksums: Array<{ index: number; checksum: Buffer }> = [];
   const progress = () => options.onProgress?.(source.virtualSize === 0 ? 1 : scanned / source.virtualSize);
 
   let digest;
@@ -98,21 +99,27 @@ export async function writeSnapshot(options: SnapshotWriteOptions): Promise<Writ
   progress();
 
   async function putBlock(block: DataBlock, sending: AbortSignal): Promise<void> {
-    aggregate.update(block.checksum); // before the first await: in index order
+    const checksum = await block.checksum;
+    if (!checksum) return; // all zeros: EBS reads an unwritten block as zeros
     await clients.ebs.send(
       new PutSnapshotBlockCommand({
         SnapshotId: snapshotId,
         BlockIndex: block.index,
         BlockData: block.data,
         DataLength: EBS_BLOCK,
-        Checksum: block.checksum.toString("base64"),
+        Checksum: checksum.toString("base64"),
         ChecksumAlgorithm: "SHA256",
       }),
       { abortSignal: sending },
     );
+    checksums.push({ index: block.index, checksum });
     blocksWritten++;
     progress();
   }
+
+  // LINEAR: the sha256 of the block checksums in index order.
+  const aggregate = createHash("sha256");
+  for (const c of checksums.sort((a, b) => a.index - b.index)) aggregate.update(c.checksum);
 
   try {
     const done = await clients.ebs.send(
