@@ -1,8 +1,10 @@
-// Hashing off the event loop. Block hashes (the block digest's 1 MiB blocks, the EBS blocks) go
-// to a small pool of long-lived threads, as many as the machine has cores (at most 4); a whole
-// image file's digest runs in a thread of its own, which an abort terminates. The API,
-// heartbeats and progress keep their thread while gigabytes are hashed. A file's block digest
-// is split over several threads.
+// Hashing off the event loop, so the API, heartbeats and progress keep their thread while
+// gigabytes are hashed:
+//   - single blocks (the block digest's 1 MiB blocks, the EBS blocks) go to a small pool of
+//     long-lived threads, as many as the machine has cores (at most 4);
+//   - a file's block digest is split over that many threads of its own (and can compare a
+//     second file beside it); a file's full sha256 runs on one; an abort terminates them;
+//   - a sha256 fed in order (Sha256Stream) has a thread of its own.
 
 import { availableParallelism } from "node:os";
 import * as nodePath from "node:path";
