@@ -33,7 +33,7 @@ import { text } from "../engine/platforms/vsphere/soap";
 import { EngineProcess } from "../test/helpers/engine-process";
 import { Moto, MOTO_KEYS, MOTO_REGION, startMoto } from "../test/helpers/moto";
 import { startVcsim, Vcsim } from "../test/helpers/vcsim";
-import { median, peakRssMiB, resetPeakRss, seconds } from "./common";
+import { Figures, peakRssMiB, resetPeakRss, seconds, Series } from "./common";
 
 const KIB = 1024;
 const MIB = 1024 * KIB;
@@ -317,25 +317,6 @@ async function putBlocks(ebs: EBSClient, raw: string, ranges: Range[]): Promise<
 
 // ---------------------------------------------------------------------------------------------
 // Figures of one measured thing (one round), and the run's collections of them.
-
-type Figures = Record<string, number>;
-
-class Series {
-  readonly rounds: Figures[] = [];
-  add(f: Figures): void {
-    this.rounds.push(f);
-  }
-  values(key: string): number[] {
-    return this.rounds.map((r) => r[key]).filter((v): v is number => v !== undefined && !Number.isNaN(v));
-  }
-  med(key: string): number {
-    const v = this.values(key);
-    return v.length ? median(v) : NaN;
-  }
-  list(key: string, digits = 2): string {
-    return this.values(key).map((v) => v.toFixed(digits)).join(", ");
-  }
-}
 
 /** CPU seconds of the processes at work, between two readings. */
 class CpuMeter {
