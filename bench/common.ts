@@ -70,10 +70,10 @@ export function resetPeakRss(pid: number): boolean {
   }
 }
 
-const CLK_TCK = Number(execFileSync("getconf", ["CLK_TCK"]).toString().trim()) || 100;
+export const CLK_TCK = Number(execFileSync("getconf", ["CLK_TCK"]).toString().trim()) || 100;
 
 /** CPU seconds of a process and of its waited-for children (qemu-img under the engine). */
-export function cpuOf(pid: number): { self: number; children: number } {
+export function cpuOf(pid: number | "self"): { self: number; children: number } {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ").map(Number);

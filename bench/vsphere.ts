@@ -33,7 +33,7 @@ import { text } from "../engine/platforms/vsphere/soap";
 import { EngineProcess } from "../test/helpers/engine-process";
 import { Moto, MOTO_KEYS, MOTO_REGION, startMoto } from "../test/helpers/moto";
 import { startVcsim, Vcsim } from "../test/helpers/vcsim";
-import { Figures, peakRssMiB, resetPeakRss, seconds, Series } from "./common";
+import { CLK_TCK, cpuOf, Figures, peakRssMiB, resetPeakRss, seconds, Series } from "./common";
 
 const KIB = 1024;
 const MIB = 1024 * KIB;
@@ -57,19 +57,6 @@ const VC_USER = { username: "administrator", password: "bench-pw" }; // the fake
 // ---------------------------------------------------------------------------------------------
 // Small tools: time, medians, /proc figures.
 
-const CLK_TCK = Number(execFileSync("getconf", ["CLK_TCK"]).toString().trim()) || 100;
-
-/** CPU seconds of a process, and of its waited-for children (qemu-img under the engine). */
-function cpuOf(pid: number | "self"): { self: number; children: number } {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ").map(Number);
-    // fields 14-17 of proc(5): utime stime cutime cstime; f[0] is field 3.
-    return { self: (f[11]! + f[12]!) / CLK_TCK, children: (f[13]! + f[14]!) / CLK_TCK };
-  } catch {
-    return { self: NaN, children: NaN };
-  }
-}
 
 /**
  * CPU seconds of the whole machine (all cores) from /proc/stat: user + nice + system, what
