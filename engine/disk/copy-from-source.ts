@@ -3,9 +3,10 @@
 // size (convert.ts), filled by qemu-img, and proven, on the hashing threads while its data is
 // fsynced, to hold the source's content:
 //   - A source that is a local image file (source.localFile): qemu-img converts from the file
-//     itself (no NBD hop); then the source and the output are read side by side where either
-//     holds data, compared, and the source's block digest taken from the same reads (one
-//     sha256 pass, not one per side; the reads come from the page cache).
+//     itself (no NBD hop) while the hashing threads take the source's block digest from the
+//     file (qemu-img keeps one core busy; the sha256 runs on the others). Then the source and
+//     the output are compared byte for byte where either holds data (no second sha256 pass;
+//     the reads come from the page cache).
 //   - Any other source (a datastore, a cloud snapshot): served read-only over NBD on a unix
 //     socket (nbd-export.ts), as virt-v2v serves its inputs to its copier. qemu-img asks for
 //     block status and reads only the data ranges; the bytes are digested as they pass
@@ -22,7 +23,7 @@ import { ConvertResult, convertInto, DiskRef, fsyncFile, plannedTargetSize, refu
 import { checkedDataRanges, rangeBytes } from "./data-ranges";
 import { qemuDriver } from "./formats";
 import { digestImage } from "./hash";
-import { blockDigestOffThreads, digestFileOffThread } from "./hash-workers";
+import { blockDigestOffThreads, digestFileOffThread, firstDifferenceOffThreads } from "./hash-workers";
 import { openImageSource, openMappedImage } from "./image-source";
 import { ImageDetails, inspectImage } from "./inspect";
 import { serveOverNbd } from "./nbd-export";
@@ -60,10 +61,13 @@ export interface CopiedDisk {
 // Shares of the whole run: the copy (and the source's digest), then the output's digest.
 const COPY_SHARE = 0.8;
 
-/** What the copy step wrote; over NBD also the source's block digest and the bytes served. */
+/** What the copy step wrote, and the source's digests taken as it ran. */
 interface Written {
   result: ConvertResult;
-  blockDigest?: string;
+  blockDigest: string;
+  /** The source's full sha256 (local files, when asked; over NBD it comes from the output). */
+  sha256?: string;
+  /** Bytes served over NBD. */
   dataBytes?: number;
 }
 
@@ -82,7 +86,7 @@ export async function copyFromSource(source: DiskSource, options: CopyFromSource
   try {
     const onProgress = phase(report, 0, COPY_SHARE);
     const written = local
-      ? await convertLocalFile(source, local, options, onProgress, state)
+      ? await convertLocalFile(source, local, virtualSize, options, onProgress, state)
       : await copyOverNbd(source, virtualSize, ranges, options, onProgress, state);
 
     await options.beforeVerify?.(targetPath);
@@ -90,7 +94,7 @@ export async function copyFromSource(source: DiskSource, options: CopyFromSource
     const output = await inspectImage(targetPath, target.format, signal, "output");
     const verify = { size: virtualSize, workDir, signal, onProgress: phase(report, COPY_SHARE, 1) };
     const [proof] = await Promise.all([
-      local ? proveLocalCopy(local, output, options.sha256 === true, verify) : proveNbdCopy(output, written.blockDigest!, options.sha256 === true, verify),
+      local ? proveLocalCopy(local, output, written, verify) : proveNbdCopy(output, written.blockDigest, options.sha256 === true, verify),
       fsyncFile(targetPath),
     ]);
     if (!proof.equal) {
@@ -125,29 +129,50 @@ export async function copyImageFile(options: CopyFromSourceOptions & { source: D
   }
 }
 
-/** qemu-img reads the local image file itself (no NBD hop); the proof comes after (proveLocalCopy). */
+/**
+ * qemu-img reads the local image file itself (no NBD hop) while the hashing threads digest the
+ * same file; the proof comes after (proveLocalCopy).
+ */
 async function convertLocalFile(
   source: DiskSource,
   file: LocalImageFile,
+  size: number,
   options: CopyFromSourceOptions,
   onProgress: ProgressCallback,
   state: { touched: boolean },
 ): Promise<Written> {
-  const result = await convertInto(
-    {
-      path: source.name,
-      virtualSize: source.virtualSize,
-      description: `the source ${source.name}`,
-      options: ["-f", qemuDriver(file.format)],
-      filename: file.path,
-      check: async (targetPath) => {
-        await refuseOverwritingSource(file.path, targetPath);
-        state.touched = true;
+  const hashing = new AbortController();
+  const stop = () => hashing.abort(options.signal.reason);
+  options.signal.addEventListener("abort", stop, { once: true });
+  const digests = Promise.all([
+    blockDigestOffThreads(file, size, { signal: hashing.signal }),
+    options.sha256 ? digestFileOffThread(file.path, file.extents, size, { want: { sha256: true, blocks: false }, signal: hashing.signal }) : undefined,
+  ]);
+  void digests.catch(() => undefined); // awaited below; a failure must not go unhandled while qemu-img runs
+  try {
+    const result = await convertInto(
+      {
+        path: source.name,
+        virtualSize: source.virtualSize,
+        description: `the source ${source.name}`,
+        options: ["-f", qemuDriver(file.format)],
+        filename: file.path,
+        check: async (targetPath) => {
+          await refuseOverwritingSource(file.path, targetPath);
+          state.touched = true;
+        },
       },
-    },
-    { target: options.target, size: options.size, signal: options.signal, skipSync: true, onProgress },
-  );
-  return { result };
+      { target: options.target, size: options.size, signal: options.signal, skipSync: true, onProgress },
+    );
+    const [blocks, full] = await digests;
+    return { result, blockDigest: blocks.blockDigest, ...(full?.sha256 ? { sha256: full.sha256 } : {}) };
+  } catch (error) {
+    hashing.abort();
+    await digests.catch(() => undefined);
+    throw error;
+  } finally {
+    options.signal.removeEventListener("abort", stop);
+  }
 }
 
 interface VerifyOptions {
@@ -163,19 +188,12 @@ interface Proof {
   sha256?: string;
 }
 
-/**
- * The source file and the output read side by side, block by block where either holds data,
- * on the hashing threads: equal bytes, and the source's block digest from the same reads. (The
- * full sha256, when asked, is one more sequential pass over the source.)
- */
-async function proveLocalCopy(file: LocalImageFile, output: ImageDetails, sha256: boolean, o: VerifyOptions): Promise<Proof> {
+/** The source file and the output compared byte for byte, on the hashing threads, where either holds data. */
+async function proveLocalCopy(file: LocalImageFile, output: ImageDetails, written: Written, o: VerifyOptions): Promise<Proof> {
   const mapped = await openMappedImage(output, { workDir: o.workDir, signal: o.signal, purpose: "verifying the copy" });
   try {
-    const [compared, full] = await Promise.all([
-      blockDigestOffThreads(file, o.size, { signal: o.signal, onProgress: o.onProgress, compare: mapped }),
-      sha256 ? digestFileOffThread(file.path, file.extents, o.size, { want: { sha256: true, blocks: false }, signal: o.signal }) : undefined,
-    ]);
-    return { equal: compared.mismatch === undefined, blockDigest: compared.blockDigest, ...(full?.sha256 ? { sha256: full.sha256 } : {}) };
+    const mismatch = await firstDifferenceOffThreads(file, mapped, o.size, { signal: o.signal, onProgress: o.onProgress });
+    return { equal: mismatch === undefined, blockDigest: written.blockDigest, ...(written.sha256 ? { sha256: written.sha256 } : {}) };
   } finally {
     await mapped.release();
   }

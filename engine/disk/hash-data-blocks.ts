@@ -4,9 +4,8 @@
 // sha256) pairs are joined in index order into the digest block-digest.ts defines. Blocks
 // without data extents are never looked at, so a 1 TiB disk holding 1 GiB costs 1 GiB.
 //
-// With `compare`, a second file (a copy's output) is read block by block beside the first and
-// must hold the same bytes: the copy is proven with one read of each side and one sha256 pass,
-// instead of a digest of each.
+// Two files (a copy's source and output) are compared the same way, slice by slice, block by
+// block where either holds data: a byte comparison, no hashing.
 
 import { createHash } from "node:crypto";
 import { closeSync, openSync, readSync } from "node:fs";
@@ -75,16 +74,8 @@ export interface BlockHash {
   hash: Buffer;
 }
 
-export interface SliceResult {
-  blocks: BlockHash[];
-  /** With `compare`: the first block whose bytes differ between the two files. */
-  mismatch?: number;
-}
-
-export interface HashSliceOptions {
-  /** A second file that must hold the same content; its blocks are compared, not hashed. */
-  compare?: MappedFile;
-  /** Data bytes hashed so far in this slice. */
+export interface SliceOptions {
+  /** Data bytes covered so far in this slice. */
   onProgress?(bytes: number): void;
   onRead?(position: number, length: number): void;
 }
@@ -159,34 +150,50 @@ function mergeBlocks(a: number[], b: number[]): number[] {
   return out;
 }
 
-/** The sha256 of every block of `slice` that holds non-zero data, in index order (and, with `compare`, the other file checked against it). */
-export function hashSlice(file: MappedFile, size: number, slice: BlockSlice, options: HashSliceOptions = {}): SliceResult {
-  const source = new BlockReader(file, size);
-  const other = options.compare ? new BlockReader(options.compare, size) : undefined;
+/** The sha256 of every block of `slice` that holds non-zero data, in index order. */
+export function hashSlice(file: MappedFile, size: number, slice: BlockSlice, options: SliceOptions = {}): BlockHash[] {
+  const reader = new BlockReader(file, size);
   const buf = Buffer.alloc(DIGEST_BLOCK);
-  const otherBuf = other ? Buffer.alloc(DIGEST_BLOCK) : undefined;
   const zeros = Buffer.alloc(DIGEST_BLOCK);
   const hashes: BlockHash[] = [];
   let done = 0;
   try {
-    let blocks = source.blocks(slice.fromBlock, slice.toBlock);
-    if (other) blocks = mergeBlocks(blocks, other.blocks(slice.fromBlock, slice.toBlock));
-    for (const block of blocks) {
-      const start = block * DIGEST_BLOCK;
-      const length = Math.min(size, start + DIGEST_BLOCK) - start;
-      const piece = buf.subarray(0, length);
-      done += source.fill(piece, start, options.onRead);
-      if (other) {
-        const theirs = otherBuf!.subarray(0, length);
-        other.fill(theirs, start);
-        if (!piece.equals(theirs)) return { blocks: hashes, mismatch: block };
-      }
-      if (!piece.equals(zeros.subarray(0, length))) hashes.push({ index: block, hash: createHash("sha256").update(piece).digest() });
+    for (const block of reader.blocks(slice.fromBlock, slice.toBlock)) {
+      const piece = blockOf(buf, block, size);
+      done += reader.fill(piece, block * DIGEST_BLOCK, options.onRead);
+      if (!piece.equals(zeros.subarray(0, piece.length))) hashes.push({ index: block, hash: createHash("sha256").update(piece).digest() });
       options.onProgress?.(done);
     }
   } finally {
-    source.close();
-    other?.close();
+    reader.close();
   }
-  return { blocks: hashes };
+  return hashes;
+}
+
+/** The first block of `slice` where the two files' contents differ, or undefined when they are equal. */
+export function compareSlice(a: MappedFile, b: MappedFile, size: number, slice: BlockSlice, options: SliceOptions = {}): number | undefined {
+  const readers = [new BlockReader(a, size), new BlockReader(b, size)] as const;
+  const bufs = [Buffer.alloc(DIGEST_BLOCK), Buffer.alloc(DIGEST_BLOCK)] as const;
+  let done = 0;
+  try {
+    const blocks = mergeBlocks(readers[0].blocks(slice.fromBlock, slice.toBlock), readers[1].blocks(slice.fromBlock, slice.toBlock));
+    for (const block of blocks) {
+      const ours = blockOf(bufs[0], block, size);
+      const theirs = blockOf(bufs[1], block, size);
+      done += readers[0].fill(ours, block * DIGEST_BLOCK, options.onRead);
+      readers[1].fill(theirs, block * DIGEST_BLOCK);
+      if (!ours.equals(theirs)) return block;
+      options.onProgress?.(done);
+    }
+  } finally {
+    readers[0].close();
+    readers[1].close();
+  }
+  return undefined;
+}
+
+/** The part of `buf` that block `index` of a disk of `size` bytes fills (the last block may be short). */
+function blockOf(buf: Buffer, index: number, size: number): Buffer {
+  const start = index * DIGEST_BLOCK;
+  return buf.subarray(0, Math.min(size, start + DIGEST_BLOCK) - start);
 }

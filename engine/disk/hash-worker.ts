@@ -4,18 +4,20 @@
 //   - "file":  the digests of an image file read through its extent map (digestMappedFile),
 //              with progress (and, when asked, every read) posted back as it goes;
 //   - "slice": the hashes of the data blocks in one slice of an image file (hash-data-blocks.ts);
+//   - "compare": the first block of one slice where two image files differ;
 //   - "stream-*": one sha256 fed in order with data and runs of zeros (a full-content hash).
 
 import { createHash } from "node:crypto";
 import { parentPort } from "node:worker_threads";
 import { Extent } from "./extents";
-import { BlockSlice, hashSlice, MappedFile } from "./hash-data-blocks";
+import { BlockSlice, compareSlice, hashSlice, MappedFile } from "./hash-data-blocks";
 import { digestMappedFile, DigestWanted } from "./hash-mapped-file";
 
 export type HashRequest =
   | { id: number; kind: "block"; data: Uint8Array }
   | { id: number; kind: "file"; path: string; extents: Extent[]; size: number; want: DigestWanted; reportReads: boolean }
-  | { id: number; kind: "slice"; path: string; extents: Extent[]; size: number; slice: BlockSlice; compare?: MappedFile; reportReads: boolean }
+  | { id: number; kind: "slice"; path: string; extents: Extent[]; size: number; slice: BlockSlice; reportReads: boolean }
+  | { id: number; kind: "compare"; path: string; extents: Extent[]; size: number; slice: BlockSlice; other: MappedFile; reportReads: boolean }
   | { id: number; kind: "stream-data"; data: Uint8Array }
   | { id: number; kind: "stream-zeros"; length: number }
   | { id: number; kind: "stream-end" };
@@ -25,7 +27,8 @@ export type HashReply =
   | { id: number; kind: "progress"; fraction: number }
   | { id: number; kind: "read"; position: number; length: number }
   | { id: number; kind: "file"; digest: { sha256?: string; blocks?: string } }
-  | { id: number; kind: "slice"; blocks: { index: number; hash: Uint8Array }[]; mismatch?: number }
+  | { id: number; kind: "slice"; blocks: { index: number; hash: Uint8Array }[] }
+  | { id: number; kind: "compare"; mismatch?: number }
   | { id: number; kind: "stream-ack"; bytes: number }
   | { id: number; kind: "stream"; hex: string }
   | { id: number; kind: "error"; error: { name: string; message: string; code?: string } };
@@ -77,16 +80,18 @@ port.on("message", (request: HashRequest) => {
     const e = error as Error & { code?: unknown };
     post({ id, kind: "error", error: { name: e?.name ?? "Error", message: e?.message ?? String(error), ...(typeof e?.code === "string" ? { code: e.code } : {}) } });
   };
-  if (request.kind === "slice") {
+  if (request.kind === "slice" || request.kind === "compare") {
     try {
       const { slice } = request;
-      const result = hashSlice({ path: request.path, extents: request.extents }, request.size, slice, {
-        compare: request.compare,
-        onProgress: (bytes) => progress(slice.dataBytes === 0 ? 1 : bytes / slice.dataBytes),
-        onRead,
-      });
-      const blocks = result.blocks.map((b) => ({ index: b.index, hash: new Uint8Array(b.hash) }));
-      post({ id, kind: "slice", blocks, ...(result.mismatch !== undefined ? { mismatch: result.mismatch } : {}) });
+      const file = { path: request.path, extents: request.extents };
+      const options = { onProgress: (bytes: number) => progress(slice.dataBytes === 0 ? 1 : bytes / slice.dataBytes), onRead };
+      if (request.kind === "compare") {
+        const mismatch = compareSlice(file, request.other, request.size, slice, options);
+        post({ id, kind: "compare", ...(mismatch !== undefined ? { mismatch } : {}) });
+      } else {
+        const blocks = hashSlice(file, request.size, slice, options).map((b) => ({ index: b.index, hash: new Uint8Array(b.hash) }));
+        post({ id, kind: "slice", blocks });
+      }
     } catch (error) {
       fail(error);
     }

@@ -12,7 +12,7 @@ import { Worker } from "node:worker_threads";
 import { EngineErrorCode, jobFailure } from "../errors";
 import { Extent } from "./extents";
 import { blockDigestOf } from "./block-digest";
-import { MappedFile, sliceByData, unionOfData } from "./hash-data-blocks";
+import { BlockSlice, MappedFile, sliceByData, unionOfData } from "./hash-data-blocks";
 import { DigestWanted, DiskDigest } from "./hash-mapped-file";
 import type { HashReply, HashRequest } from "./hash-worker";
 import { ProgressCallback } from "./progress";
@@ -111,51 +111,49 @@ export async function digestFileOffThread(path: string, extents: readonly Extent
   return { blocks: blockDigest };
 }
 
-export interface ComparedFiles {
-  /** The block digest of the content both files hold. */
-  blockDigest: string;
-  /** Where they differ: the first 1 MiB block found (undefined when equal). */
-  mismatch?: number;
+type ThreadOptions = Omit<FileDigestOptions, "want">;
+
+/** The block digest of `file`, split over the hashing threads by data. */
+export async function blockDigestOffThreads(file: MappedFile, size: number, options: ThreadOptions): Promise<{ blockDigest: string }> {
+  const replies = await runSlices([file.extents], size, options, (slice) => ({ id: 0, kind: "slice", path: file.path, extents: [...file.extents], size, slice, reportReads: options.onRead !== undefined }));
+  const blocks = replies.flatMap((r) => (r.kind === "slice" ? r.blocks.map((b) => ({ index: b.index, hash: Buffer.from(b.hash) })) : []));
+  return { blockDigest: blockDigestOf(size, blocks) };
 }
 
 /**
- * The block digest of `file`, split over the hashing threads; with `compare`, the other file
- * is read beside it and must hold the same bytes (the blocks where either holds data are
- * compared), so a copy is proven with one read of each and one sha256 pass.
+ * The first 1 MiB block where two image files' contents differ (undefined: they are equal),
+ * compared on the hashing threads wherever either holds data: a copy's proof, no hashing.
  */
-export async function blockDigestOffThreads(
-  file: MappedFile,
-  size: number,
-  options: Omit<FileDigestOptions, "want"> & { compare?: MappedFile },
-): Promise<ComparedFiles> {
+export async function firstDifferenceOffThreads(file: MappedFile, other: MappedFile, size: number, options: ThreadOptions): Promise<number | undefined> {
+  const peer = { path: other.path, extents: [...other.extents] };
+  const replies = await runSlices([file.extents, other.extents], size, options, (slice) => ({ id: 0, kind: "compare", path: file.path, extents: [...file.extents], size, slice, other: peer, reportReads: options.onRead !== undefined }));
+  const mismatches = replies.flatMap((r) => (r.kind === "compare" && r.mismatch !== undefined ? [r.mismatch] : []));
+  return mismatches.length > 0 ? Math.min(...mismatches) : undefined;
+}
+
+/** The data of these maps cut into one slice per hashing thread, each run on its own thread; overall progress by data. */
+async function runSlices(maps: readonly (readonly Extent[])[], size: number, options: ThreadOptions, request: (slice: BlockSlice) => HashRequest): Promise<HashReply[]> {
   options.signal.throwIfAborted();
-  const union = unionOfData(options.compare ? [file.extents, options.compare.extents] : [file.extents], size);
-  const slices = sliceByData(union, size, POOL_SIZE);
+  const slices = sliceByData(unionOfData(maps, size), size, POOL_SIZE);
   const fractions = slices.map(() => 0);
   const total = slices.reduce((n, s) => n + s.dataBytes, 0);
-  const extents = [...file.extents];
-  const replies = (await Promise.all(
+  const replies = await Promise.all(
     slices.map((slice, i) =>
-      runOnThread(
-        { id: 0, kind: "slice", path: file.path, extents, size, slice, ...(options.compare ? { compare: { path: options.compare.path, extents: [...options.compare.extents] } } : {}), reportReads: options.onRead !== undefined },
-        {
-          ...options,
-          onProgress: (f) => {
-            fractions[i] = f;
-            options.onProgress?.(slices.reduce((n, s, j) => n + s.dataBytes * fractions[j]!, 0) / total);
-          },
+      runOnThread(request(slice), {
+        ...options,
+        onProgress: (f) => {
+          fractions[i] = f;
+          options.onProgress?.(slices.reduce((n, s, j) => n + s.dataBytes * fractions[j]!, 0) / total);
         },
-      ),
+      }),
     ),
-  )) as Extract<HashReply, { kind: "slice" }>[];
-  const mismatch = replies.find((r) => r.mismatch !== undefined)?.mismatch;
-  const blocks = replies.flatMap((r) => r.blocks.map((b) => ({ index: b.index, hash: Buffer.from(b.hash) })));
+  );
   options.onProgress?.(1);
-  return { blockDigest: blockDigestOf(size, blocks), ...(mismatch !== undefined ? { mismatch } : {}) };
+  return replies;
 }
 
 /** Runs one request on a thread of its own and gives its final reply; an abort (or any failure) terminates the thread. */
-function runOnThread(request: HashRequest, options: Omit<FileDigestOptions, "want">): Promise<HashReply> {
+function runOnThread(request: HashRequest, options: ThreadOptions): Promise<HashReply> {
   const { signal } = options;
   const worker = new Worker(WORKER_FILE);
   return new Promise<HashReply>((resolve, reject) => {
