@@ -126,8 +126,8 @@ interface PartialBlock {
 /** Bytes of blocks handed to the hashing threads beyond which `add` asks its caller to wait. */
 export const HASHING_LIMIT = 32 * 1024 * 1024;
 
-/** sha256 of a block, or null when it is all zeros. */
-export type BlockHasher = (data: Uint8Array) => Promise<Buffer | null>;
+/** sha256 of a block, or null when it is all zeros; `given`: the caller never touches `data` again. */
+export type BlockHasher = (data: Uint8Array, given: boolean) => Promise<Buffer | null>;
 
 export class SparseBlockDigest {
   private readonly outer: Hash;
@@ -175,7 +175,7 @@ export class SparseBlockDigest {
         if (need === 0) continue;
         if (need === blockEnd - blockStart && from === blockStart && to === blockEnd) {
           // The whole block, all data, in one piece: hash it where it lies.
-          this.startHash(block, data.subarray(from - offset, to - offset));
+          this.startHash(block, data.subarray(from - offset, to - offset), false);
           continue;
         }
         entry = { buf: Buffer.alloc(blockEnd - blockStart), got: [], gotBytes: 0, need };
@@ -191,7 +191,7 @@ export class SparseBlockDigest {
       }
       if (entry.gotBytes === entry.need) {
         this.partial.delete(block);
-        this.startHash(block, entry.buf);
+        this.startHash(block, entry.buf, true);
       }
     }
     return this.hashing > HASHING_LIMIT ? this.whenDrained() : undefined;
@@ -213,12 +213,13 @@ export class SparseBlockDigest {
     return this.outer.digest("hex");
   }
 
-  private startHash(block: number, bytes: Uint8Array): void {
+  /** `own`: the bytes are this digest's own buffer, handed over to the hashing thread. */
+  private startHash(block: number, bytes: Uint8Array, own: boolean): void {
     // Marked done-to-be at once, so a piece of the same block arriving again is ignored.
     this.pendingBlocks.add(block);
     this.hashing += bytes.length;
     const length = bytes.length;
-    const task = this.hashBlock(bytes).then(
+    const task = this.hashBlock(bytes, own).then(
       (hash) => this.complete(block, hash),
       (error: unknown) => void (this.failure ??= { error }),
     ).finally(() => {

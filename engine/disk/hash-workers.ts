@@ -37,17 +37,17 @@ class BlockHashPool {
   private readonly threads: PoolThread[] = [];
   private nextId = 0;
 
-  /** sha256 of `data`, or null when every byte is zero. `data` is copied (the caller keeps it). */
-  hash(data: Uint8Array): Promise<Buffer | null> {
-    const copy = new Uint8Array(data.length);
-    copy.set(data);
+  /** sha256 of `data`, or null when every byte is zero. `data` is copied unless it is given (see hashBlockOffThread). */
+  hash(data: Uint8Array, given: boolean): Promise<Buffer | null> {
+    const own = given && data.byteOffset === 0 && data.buffer instanceof ArrayBuffer && data.byteLength === data.buffer.byteLength;
+    const sent = own ? data : new Uint8Array(data);
     const thread = this.pick();
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       thread.pending.set(id, { resolve, reject });
       thread.worker.ref(); // a thread with work keeps the process alive until it answers
-      const request: HashRequest = { id, kind: "block", data: copy };
-      thread.worker.postMessage(request, [copy.buffer]);
+      const request: HashRequest = { id, kind: "block", data: sent };
+      thread.worker.postMessage(request, [sent.buffer as ArrayBuffer]);
     });
   }
 
@@ -84,9 +84,13 @@ class BlockHashPool {
 
 let pool: BlockHashPool | undefined;
 
-/** The sha256 of one block on a hashing thread, or null when it is all zeros. */
-export function hashBlockOffThread(data: Uint8Array): Promise<Buffer | null> {
-  return (pool ??= new BlockHashPool()).hash(data);
+/**
+ * The sha256 of one block on a hashing thread, or null when it is all zeros. `data` is copied,
+ * unless the caller gives it (`given`: it never touches it again), when its memory moves to the
+ * thread instead (if it is a whole ArrayBuffer of its own; a pooled Buffer is still copied).
+ */
+export function hashBlockOffThread(data: Uint8Array, given = false): Promise<Buffer | null> {
+  return (pool ??= new BlockHashPool()).hash(data, given);
 }
 
 export interface FileDigestOptions {
