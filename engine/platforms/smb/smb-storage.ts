@@ -45,8 +45,6 @@ interface RunOptions {
 
 export class SmbStorage implements Storage {
   readonly uri: string;
-  /** smb-sparse-put sends only data: the share keeps a staged output's holes. */
-  readonly keepsHoles = true;
   private readonly ctx: SmbContext;
   private readonly settings: SmbclientSettings & SparsePutSettings;
   private readonly connectTimeoutMs: number;
