@@ -29,8 +29,6 @@ export interface DiskRef {
 export interface TargetRef extends DiskRef {
   /** vhd/vhdx: "dynamic" (default) | "fixed"; vmdk: "monolithicSparse" (default) | "streamOptimized". */
   subformat?: string;
-  /** The file will be sent whole (to a share): keep it close to the data (VHDX: 1 MiB blocks). */
-  compact?: boolean;
 }
 
 export interface ConvertOptions {
@@ -100,20 +98,9 @@ export function plannedTargetSize(source: SizedSource, target: TargetRef, size?:
   return virtualSize;
 }
 
-/**
- * VHDX blocks of 1 MiB (the format's smallest; qemu picks 8-32 MiB) for compact targets: a
- * block is allocated whole, so with large blocks a few KiB of data make MiBs of zeros that a
- * copy to a share (smbclient put) sends and Samba stores. Small blocks cost qemu-img more BAT
- * updates (about 2x the conversion time), so a local target, whose unwritten block parts stay
- * holes, keeps qemu's default.
- */
-export const COMPACT_VHDX_BLOCK = 1024 * 1024;
-
-function createOptions(target: TargetRef, subformat: string | undefined): string[] {
-  const { format } = target;
+function createOptions(format: DiskFormat, subformat: string | undefined): string[] {
   // force_size keeps qemu from rounding a VHD to CHS geometry (Azure rejects such sizes).
   if (format === "vhd") return ["-o", `subformat=${subformat},force_size=on`];
-  if (format === "vhdx" && target.compact) return ["-o", `subformat=${subformat},block_size=${COMPACT_VHDX_BLOCK}`];
   if (subformat !== undefined) return ["-o", `subformat=${subformat}`];
   return [];
 }
@@ -193,7 +180,7 @@ export async function convertInto(input: ConvertInput, options: ConvertIntoOptio
     await fs.rm(targetPath, { force: true });
     const driver = qemuDriver(target.format);
     await qemuImg(
-      ["create", "-q", "-f", driver, ...createOptions(target, subformat), targetPath, String(virtualSize)],
+      ["create", "-q", "-f", driver, ...createOptions(target.format, subformat), targetPath, String(virtualSize)],
       signal,
     );
     await qemuImg(

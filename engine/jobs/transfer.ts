@@ -125,7 +125,7 @@ async function copyToTarget(
   try {
     const copied = await ctx.step("convert", (progress) =>
       copyFromSource(source, {
-        target: { path: staged.path, format: output.format, subformat: output.subformat, compact: !target.keepsHoles },
+        target: { path: staged.path, format: output.format, subformat: output.subformat },
         size: options.size,
         sha256: options.sha256,
         workDir,

@@ -53,11 +53,6 @@ export interface TransferOptions {
 export interface Storage {
   /** The location without credentials, e.g. "smb://127.0.0.1:4445/pvs/store/" or "file:///srv/images/". */
   readonly uri: string;
-  /**
-   * False when committing a staged output sends every byte of the file, holes included (a
-   * share: smbclient put): outputs for it are made compact (VHDX with 1 MiB blocks).
-   */
-  readonly keepsHoles: boolean;
   /** Connects and checks the directory is listable; throws a coded EngineError otherwise. */
   probe(signal: AbortSignal): Promise<void>;
   /** undefined when the file does not exist. */

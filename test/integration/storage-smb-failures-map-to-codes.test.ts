@@ -8,6 +8,7 @@ import { EngineError } from "../../engine/errors";
 import { openStorage, Storage } from "../../engine/platforms";
 import { smbFailure } from "../../engine/platforms/smb/failures";
 import { runSmbclient } from "../../engine/platforms/smb/smbclient";
+import { writerFailure } from "../../engine/platforms/smb/sparse-put";
 import { Samba, startSamba, unixUserName } from "../helpers/samba";
 
 const never = () => new AbortController().signal;
@@ -132,5 +133,45 @@ describe("storage (smb): failures come back as coded errors that say what to fix
     await staged.discard();
     assert.deepEqual(fs.readdirSync(readOnlyDir), []);
     assert.deepEqual(fs.readdirSync(workDir), []);
+  });
+
+  it("the writer's errno reports map to the same codes as smbclient's NT_STATUS", () => {
+    const target = { host: "127.0.0.1", port: 4445, share: "pvs", dir: ["store"] };
+    const ctx = { uri: "smb://127.0.0.1:4445/pvs/store/", target, credential: { id: "pvs-writer", username: unixUserName(), password: PASSWORD } };
+    const op = { doing: "uploading 'a.vhdx' to", name: "a.vhdx", notFound: "SHARE_PATH_NOT_FOUND" as const, fallback: "SHARE_WRITE_FAILED" as const };
+    const codeOf = (stderr: string, exit: number | null = 1) => smbFailure(writerFailure(stderr, exit), ctx, op);
+    for (const [line, code] of [
+      ["error open ECONNREFUSED opening the remote file: Connection refused", "SHARE_UNREACHABLE"],
+      ["error write ETIMEDOUT writing 4096 bytes at 0: Connection timed out", "SHARE_UNREACHABLE"],
+      ["error open EACCES opening the remote file: Permission denied", "SHARE_ACCESS_DENIED"],
+      ["error open EPERM opening the remote file: Operation not permitted", "SHARE_ACCESS_DENIED"],
+      ["error open ENOENT opening the remote file: No such file or directory", "SHARE_PATH_NOT_FOUND"],
+      ["error write ENOSPC writing 4096 bytes at 0: No space left on device", "SHARE_WRITE_FAILED"],
+      ["error open EBUSY opening the remote file: Device or resource busy", "SHARE_WRITE_FAILED"],
+      ["error local ENOENT cannot read the local file: No such file or directory", "SHARE_WRITE_FAILED"],
+    ] as const) {
+      const err = codeOf(`libsmbclient noise\n${line}\n`);
+      assert.equal(err.code, code, line);
+      assert.match(err.message, /smb:\/\/127\.0\.0\.1:4445\/pvs\/store\//);
+    }
+    assert.match(codeOf("error open EACCES x: Permission denied").message, /credential 'pvs-writer'/);
+    const missing = codeOf("setpriv: failed to execute /x/smb-sparse-put: No such file or directory", 127);
+    assert.equal(missing.code, "SHARE_WRITE_FAILED");
+    assert.match(missing.message, /scripts\/setup/);
+  });
+
+  it("a writer that was never built fails the upload at once with SHARE_WRITE_FAILED saying to run scripts/setup", async () => {
+    const storage = openStorage(samba.location("pvs"), credential(PASSWORD), { smb: { sparsePut: "/nonexistent/smb-sparse-put" } });
+    for (const attempt of [
+      () => storage.stage("x.vhdx", { jobId: "j-nw", workDir, signal: never() }),
+      () => storage.writeSmallFile("x.pvp", "data", "j-nw", never()),
+    ]) {
+      await assert.rejects(attempt(), (err: EngineError) => {
+        assert.equal(err.code, "SHARE_WRITE_FAILED");
+        assert.match(err.message, /Run scripts\/setup .*gcc and libsmbclient-dev/);
+        return true;
+      });
+    }
+    assert.deepEqual(fs.readdirSync(shareDir), []);
   });
 });

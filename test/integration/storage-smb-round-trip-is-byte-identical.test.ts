@@ -91,4 +91,29 @@ describe("storage (smb): files round-trip byte-identical through a real Samba sh
     assert.equal(fs.existsSync(file), false);
     await storage.remove("disk.pvp", never());
   });
+
+  it("commit stores sparse files byte-identical with their holes as holes: a trailing hole, written zeros, all zeros, empty", async () => {
+    const KiB = 1024;
+    const MiB = 1024 * KiB;
+    const cases: { name: string; size: number; data: [number, Buffer][]; storedAtMost: number }[] = [
+      // data 4 KiB off a MiB boundary, a written run of zeros (skipped too), the last byte, then a trailing hole
+      { name: "trailing-hole.vhdx", size: 40 * MiB + 123, data: [[MiB + 4 * KiB, randomBytes(MiB)], [8 * MiB, Buffer.alloc(2 * MiB)], [20 * MiB + 5, Buffer.from("x")]], storedAtMost: MiB + 12 * KiB },
+      { name: "zeros.vhdx", size: 16 * MiB, data: [[0, Buffer.alloc(4 * MiB)]], storedAtMost: 0 },
+      { name: "empty.vhdx", size: 0, data: [], storedAtMost: 0 },
+      { name: "odd-tail.bin", size: 5 * MiB + 1000, data: [[5 * MiB - 10, randomBytes(1010)]], storedAtMost: 8 * KiB },
+    ];
+    for (const c of cases) {
+      const staged = await storage.stage(c.name, { jobId: "job-sparse", workDir, signal: never() });
+      const fd = fs.openSync(staged.path, "r+");
+      fs.ftruncateSync(fd, c.size);
+      for (const [offset, bytes] of c.data) fs.writeSync(fd, bytes, 0, bytes.length, offset);
+      fs.closeSync(fd);
+      const local = fs.readFileSync(staged.path);
+      await staged.commit({ signal: never() });
+      const onShare = path.join(shareDir, "store", "My Disks", c.name);
+      assert.ok(fs.readFileSync(onShare).equals(local), `${c.name} is byte-identical on the share`);
+      const stored = fs.statSync(onShare).blocks * 512;
+      assert.ok(stored <= c.storedAtMost, `${c.name}: the share stores ${stored} bytes, at most ${c.storedAtMost} expected`);
+    }
+  });
 });

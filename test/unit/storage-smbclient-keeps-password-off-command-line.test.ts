@@ -7,13 +7,14 @@ import { authFileContent, withAuthFile } from "../../engine/platforms/smb/auth-f
 import { toSmbCredential } from "../../engine/platforms/smb/credential";
 import { quoteSmbName } from "../../engine/platforms/smb/quote";
 import { smbclientArgs } from "../../engine/platforms/smb/smbclient";
+import { sparsePutArgs } from "../../engine/platforms/smb/sparse-put";
 
 const PASSWORD = "Pa ss;w\"ord-7f3a";
 const credential = { id: "pvs-cred", username: "svc", password: PASSWORD, domain: "CORP" };
 const target = { host: "files.example.com", port: 4445, share: "pvs", dir: ["store", "My Disks"] };
 const settings = { operationTimeoutSec: 30, smbclient: "smbclient" };
 
-describe("storage: smbclient gets the password from a private file, never from its argv", () => {
+describe("storage: smbclient and the SMB writer get the password from a private file, never from their argv", () => {
   it("builds an argv with -A <file>, the port, SMB3, a timeout and the directory, but no secret", () => {
     const args = smbclientArgs(target, "/tmp/imageport-smb-x/auth", 'put "a" "b"', settings);
     assert.deepEqual(args, [
@@ -28,6 +29,19 @@ describe("storage: smbclient gets the password from a private file, never from i
     const [file, argv] = wrappedArgv("smbclient", args);
     assert.equal(file, "setpriv");
     assert.deepEqual(argv.slice(0, 4), ["--pdeathsig", "SIGKILL", "--", "smbclient"]);
+    assert.ok(![file, ...argv].some((a) => a.includes(PASSWORD) || a.includes("svc")));
+  });
+
+  it("builds the writer's argv with -A <file>, the port, a timeout, the local file and the encoded URL, but no secret", () => {
+    const args = sparsePutArgs(target, "/tmp/imageport-smb-x/auth", "/work/.out 1.vhdx.j.partial", ".out 1.vhdx.j.partial", { operationTimeoutSec: 30, sparsePut: "/x/smb-sparse-put" });
+    assert.deepEqual(args, [
+      "-A", "/tmp/imageport-smb-x/auth",
+      "-p", "4445",
+      "-t", "30",
+      "/work/.out 1.vhdx.j.partial",
+      "smb://files.example.com/pvs/store/My%20Disks/.out%201.vhdx.j.partial",
+    ]);
+    const [file, argv] = wrappedArgv("/x/smb-sparse-put", args);
     assert.ok(![file, ...argv].some((a) => a.includes(PASSWORD) || a.includes("svc")));
   });
 

@@ -12,8 +12,6 @@ import { errnoOf, fsFailure } from "./fs-failure";
 
 export class LocalStorage implements Storage {
   readonly uri: string;
-  /** The staged output is renamed into place: its holes stay holes. */
-  readonly keepsHoles = true;
   private readonly dir: string;
 
   constructor(location: FileLocation) {

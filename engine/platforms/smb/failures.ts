@@ -1,10 +1,11 @@
 import { EngineError, EngineErrorCode, jobFailure } from "../../errors";
 import { outputExists } from "../output-exists";
 import { SmbCredential } from "./credential";
-import { SmbclientFailure, SmbTarget } from "./smbclient";
+import { SmbTarget, SmbToolFailure } from "./smbclient";
 
-// smbclient's NT_STATUS codes turned into the job failure codes users act on. Messages name the
-// server, share, directory, file and credential id; never the password.
+// smbclient's NT_STATUS codes, and the errno names the writer (smb-sparse-put, over libsmbclient,
+// which maps NT_STATUS to errno) reports, turned into the job failure codes users act on.
+// Messages name the server, share, directory, file and credential id; never the password.
 
 export interface SmbOperation {
   /** What was being done, completing "while <doing> <uri>", e.g. "uploading 'a.vhdx' to". */
@@ -35,6 +36,16 @@ const UNREACHABLE = new Set([
   "NT_STATUS_BAD_NETWORK_PATH",
   "NT_STATUS_INVALID_NETWORK_RESPONSE",
   "NT_STATUS_NETWORK_NAME_DELETED",
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ECONNABORTED",
+  "ENOTCONN",
+  "EPIPE",
+  "EHOSTUNREACH",
+  "EHOSTDOWN",
+  "ENETUNREACH",
+  "ENETDOWN",
+  "ETIMEDOUT",
 ]);
 
 const LOGON_REFUSED = new Set([
@@ -53,7 +64,9 @@ const LOGON_REFUSED = new Set([
   "NT_STATUS_NETWORK_ACCESS_DENIED",
 ]);
 
-const NOT_FOUND = new Set(["NT_STATUS_OBJECT_NAME_NOT_FOUND", "NT_STATUS_NO_SUCH_FILE", "NT_STATUS_OBJECT_PATH_NOT_FOUND"]);
+const NOT_FOUND = new Set(["NT_STATUS_OBJECT_NAME_NOT_FOUND", "NT_STATUS_NO_SUCH_FILE", "NT_STATUS_OBJECT_PATH_NOT_FOUND", "ENOENT", "ENOTDIR"]);
+
+const ACCESS_DENIED = new Set(["NT_STATUS_ACCESS_DENIED", "NT_STATUS_NETWORK_ACCESS_DENIED", "EACCES", "EPERM"]);
 
 const WRITE_FAILED = new Set([
   "NT_STATUS_DISK_FULL",
@@ -61,21 +74,34 @@ const WRITE_FAILED = new Set([
   "NT_STATUS_MEDIA_WRITE_PROTECTED",
   "NT_STATUS_SHARING_VIOLATION",
   "NT_STATUS_FILE_IS_A_DIRECTORY",
+  "ENOSPC",
+  "EDQUOT",
+  "EFBIG",
+  "EROFS",
+  "EBUSY",
+  "EISDIR",
 ]);
 
-export function isNotFound(failure: SmbclientFailure): boolean {
+export function isNotFound(failure: SmbToolFailure): boolean {
   return failure.phase === "command" && failure.status !== undefined && NOT_FOUND.has(failure.status);
 }
 
-export function smbFailure(failure: SmbclientFailure, ctx: SmbContext, op: SmbOperation): EngineError {
+export function smbFailure(failure: SmbToolFailure, ctx: SmbContext, op: SmbOperation): EngineError {
   const { host, port, share, dir } = ctx.target;
   const server = `${host}:${port}`;
   const status = failure.status ?? "no NT_STATUS";
-  const cause = new Error(`smbclient: ${failure.line}`);
+  const cause = new Error(`${failure.tool}: ${failure.line}`);
   const fail = (code: EngineErrorCode, message: string) => jobFailure(code, message, cause);
   const what = op.name ? `'${op.name}' ` : "";
   const user = `user '${ctx.credential.username}' of credential '${ctx.credential.id}'`;
 
+  if (failure.phase === "tool" && failure.tool === "smb-sparse-put") {
+    return fail(
+      "SHARE_WRITE_FAILED",
+      `The SMB writer smb-sparse-put could not be run on the engine host, so nothing can be uploaded to ${ctx.uri} (${failure.line}). ` +
+        `Run scripts/setup there: it builds the writer (needs gcc and libsmbclient-dev).`,
+    );
+  }
   if (failure.phase === "tool") {
     return fail(
       "SHARE_UNREACHABLE",
@@ -117,7 +143,7 @@ export function smbFailure(failure: SmbclientFailure, ctx: SmbContext, op: SmbOp
       );
     }
   }
-  if (failure.status === "NT_STATUS_ACCESS_DENIED" || failure.status === "NT_STATUS_NETWORK_ACCESS_DENIED") {
+  if (failure.status !== undefined && ACCESS_DENIED.has(failure.status)) {
     return fail(
       "SHARE_ACCESS_DENIED",
       `Access denied to ${user} while ${op.doing} ${ctx.uri} (${status}). ` +
@@ -136,5 +162,5 @@ export function smbFailure(failure: SmbclientFailure, ctx: SmbContext, op: SmbOp
   if (failure.status !== undefined && WRITE_FAILED.has(failure.status)) {
     return fail("SHARE_WRITE_FAILED", `Writing ${what}to ${ctx.uri} failed (${status}). Free space or release the file, then retry.`);
   }
-  return fail(op.fallback, `smbclient failed while ${op.doing} ${ctx.uri}: ${failure.line}`);
+  return fail(op.fallback, `${failure.tool} failed while ${op.doing} ${ctx.uri}: ${failure.line}`);
 }

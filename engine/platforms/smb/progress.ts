@@ -1,8 +1,7 @@
 import * as fs from "node:fs";
 
-// smbclient prints nothing until a transfer ends, so progress is measured from outside:
-// for an upload, the read offset of smbclient's open local file (/proc/<pid>/fdinfo);
-// for a download, the size of the local file it writes. Both are polled.
+// smbclient prints nothing until a download ends, so its progress is measured from outside: the
+// size of the local file it writes, polled. (Uploads report their own: sparse-put.ts.)
 
 const POLL_MS = 200;
 
@@ -22,20 +21,6 @@ function poll(measure: () => number | undefined, total: number, onProgress: Prog
   return () => clearInterval(timer);
 }
 
-export function watchUpload(pid: number, localPath: string, total: number, onProgress: ProgressFn): () => void {
-  let fd: string | undefined;
-  return poll(() => {
-    try {
-      fd ??= fs.readdirSync(`/proc/${pid}/fd`).find((n) => safeReadlink(`/proc/${pid}/fd/${n}`) === localPath);
-      if (fd === undefined) return undefined;
-      const pos = /^pos:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/fdinfo/${fd}`, "utf8"));
-      return pos ? Number(pos[1]) : undefined;
-    } catch {
-      return undefined; // the process is gone or /proc is not available: no intermediate progress
-    }
-  }, total, onProgress);
-}
-
 export function watchDownload(localPath: string, total: number, onProgress: ProgressFn): () => void {
   return poll(() => {
     try {
@@ -44,12 +29,4 @@ export function watchDownload(localPath: string, total: number, onProgress: Prog
       return undefined;
     }
   }, total, onProgress);
-}
-
-function safeReadlink(p: string): string | undefined {
-  try {
-    return fs.readlinkSync(p);
-  } catch {
-    return undefined;
-  }
 }

@@ -2,20 +2,23 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { jobFailure } from "../../errors";
+import { packageRoot } from "../../package-root";
 import { assertFileName, SmbLocation } from "../location";
 import { outputExists } from "../output-exists";
 import { checkJobId, partialName } from "../partial-names";
 import { FileStat, LocalCopy, StagedOutput, StageOptions, Storage, TransferOptions } from "../storage";
 import { SmbCredential } from "./credential";
 import { isNotFound, smbFailure, SmbContext, SmbOperation } from "./failures";
-import { watchDownload, watchUpload } from "./progress";
+import { watchDownload } from "./progress";
 import { quoteSmbName } from "./quote";
 import { checkReachable } from "./reachable";
-import { runSmbclient, SmbclientFailure, SmbclientResult, SmbclientSettings } from "./smbclient";
+import { runSmbclient, SmbclientResult, SmbclientSettings, SmbToolFailure } from "./smbclient";
+import { runSparsePut, SparsePutSettings } from "./sparse-put";
 
-// smb:// shares through the smbclient binary, one connection per operation. An output is
-// uploaded as `.<name>.<jobId>.partial`, its remote size checked, then renamed to its name,
-// so it never appears under that name incomplete.
+// smb:// shares through the smbclient binary, one connection per operation; uploads through
+// smb-sparse-put (sparse-put.ts), which sends only data. An output is uploaded as
+// `.<name>.<jobId>.partial`, its remote size checked, then renamed to its name, so it never
+// appears under that name incomplete.
 
 export interface SmbStorageOptions {
   /** Bound on the TCP connect to the server. Default 10 s. */
@@ -24,7 +27,12 @@ export interface SmbStorageOptions {
   operationTimeoutSec?: number;
   /** The smbclient binary. Default "smbclient" on PATH. */
   smbclient?: string;
+  /** The smb-sparse-put binary (native/smb-sparse-put.c). Default: native/build/smb-sparse-put, built by scripts/setup. */
+  sparsePut?: string;
 }
+
+/** Where scripts/setup builds the writer. */
+export const DEFAULT_SPARSE_PUT = path.join(packageRoot() ?? ".", "native", "build", "smb-sparse-put");
 
 /** Bound on cleanup that runs after a failure or cancel, when the job's own signal may be aborted. */
 const CLEANUP_TIMEOUT_MS = 20_000;
@@ -37,10 +45,8 @@ interface RunOptions {
 
 export class SmbStorage implements Storage {
   readonly uri: string;
-  /** smbclient put sends a staged output's every byte, holes as zeros. */
-  readonly keepsHoles = false;
   private readonly ctx: SmbContext;
-  private readonly settings: SmbclientSettings;
+  private readonly settings: SmbclientSettings & SparsePutSettings;
   private readonly connectTimeoutMs: number;
 
   constructor(location: SmbLocation, credential: SmbCredential, options: SmbStorageOptions = {}) {
@@ -50,7 +56,11 @@ export class SmbStorage implements Storage {
       target: { host: location.host, port: location.port, share: location.share, dir: location.path },
       credential,
     };
-    this.settings = { operationTimeoutSec: options.operationTimeoutSec ?? 60, smbclient: options.smbclient ?? "smbclient" };
+    this.settings = {
+      operationTimeoutSec: options.operationTimeoutSec ?? 60,
+      smbclient: options.smbclient ?? "smbclient",
+      sparsePut: options.sparsePut ?? DEFAULT_SPARSE_PUT,
+    };
     this.connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
   }
 
@@ -109,6 +119,7 @@ export class SmbStorage implements Storage {
     const { jobId, workDir, overwrite = false, signal } = options;
     const partial = partialName(name, jobId);
     this.quote(name);
+    await this.checkWriter(); // before any conversion work that could not be uploaded
     const existing = await this.stat(name, signal); // also proves server, credential and directory work
     if (existing && (!overwrite || existing.isDirectory)) throw outputExists(name, this.uri, existing.isDirectory);
     const local = path.join(workDir, partial);
@@ -166,18 +177,14 @@ export class SmbStorage implements Storage {
     const size = (await fs.promises.stat(localPath)).size;
     const quotedPartial = this.quote(partial);
     const op = (doing: string): SmbOperation => ({ doing, name, notFound: "SHARE_PATH_NOT_FOUND", fallback: "SHARE_WRITE_FAILED" });
-    let stop = () => {};
+    await this.checkWriter();
     try {
       onProgress?.(0, size);
-      const put = await this.run(`put ${quotedPartial} ${quotedPartial}`, {
-        signal,
-        cwd: workDir,
-        onSpawn: (pid) => {
-          if (onProgress) stop = watchUpload(pid, localPath, size, onProgress);
-        },
-      });
-      stop();
-      this.check(put, op(`uploading '${name}' to`));
+      const { host, port } = this.ctx.target;
+      await checkReachable(host, port, this.connectTimeoutMs, signal);
+      const progress = onProgress && ((covered: number) => onProgress(covered, size));
+      const put = await runSparsePut(this.ctx.target, this.ctx.credential, localPath, partial, this.settings, { signal, onProgress: progress });
+      if (put) throw smbFailure(put, this.ctx, op(`uploading '${name}' to`));
       const remote = await this.stat(partial, signal);
       if (remote?.size !== size) {
         throw jobFailure(
@@ -189,7 +196,6 @@ export class SmbStorage implements Storage {
       this.check(rename, op(`renaming the uploaded file to '${name}' in`));
       onProgress?.(size, size);
     } catch (err) {
-      stop();
       await this.removeRemote(partial, AbortSignal.timeout(CLEANUP_TIMEOUT_MS)).catch(() => {});
       throw err;
     }
@@ -213,8 +219,17 @@ export class SmbStorage implements Storage {
   }
 
   private check(result: SmbclientResult, op: SmbOperation): void {
-    const failure: SmbclientFailure | undefined = result.failure;
+    const failure: SmbToolFailure | undefined = result.failure;
     if (failure) throw smbFailure(failure, this.ctx, op);
+  }
+
+  /** A clear failure when the writer was never built (scripts/setup), instead of a spawn error. */
+  private async checkWriter(): Promise<void> {
+    const writer = this.settings.sparsePut;
+    await fs.promises.access(writer, fs.constants.X_OK).catch((err: NodeJS.ErrnoException) => {
+      const failure: SmbToolFailure = { tool: "smb-sparse-put", phase: "tool", line: `${writer}: ${err.code ?? err.message}` };
+      throw smbFailure(failure, this.ctx, { doing: "uploading to", notFound: "SHARE_PATH_NOT_FOUND", fallback: "SHARE_WRITE_FAILED" });
+    });
   }
 
   private quote(name: string): string {

@@ -24,17 +24,19 @@ export interface SmbclientSettings {
 /** Where in the session the failure happened: it decides which thing the message names. */
 export type SmbPhase = "tool" | "connect" | "session" | "tree" | "cd" | "command";
 
-export interface SmbclientFailure {
+/** A failure reported by smbclient or by the writer (sparse-put.ts). */
+export interface SmbToolFailure {
+  tool: "smbclient" | "smb-sparse-put";
   phase: SmbPhase;
-  /** NT_STATUS_... name, or undefined when smbclient said something else. */
+  /** smbclient: the NT_STATUS_... name; the writer: the errno name libsmbclient gave (EACCES...). */
   status?: string;
-  /** smbclient's own line, kept for the cause (never holds the password). */
+  /** The tool's own line, kept for the cause (never holds the password). */
   line: string;
 }
 
 export interface SmbclientResult {
   output: string;
-  failure?: SmbclientFailure;
+  failure?: SmbToolFailure;
 }
 
 export interface RunSmbclientOptions {
@@ -73,32 +75,33 @@ export async function runSmbclient(
     } catch (err) {
       if (options.signal.aborted) throw err;
       // setpriv itself could not be started (util-linux missing): report it like a missing smbclient.
-      return { output: "", failure: { phase: "tool", line: (err as Error).message } };
+      return { output: "", failure: { tool: "smbclient", phase: "tool", line: (err as Error).message } };
     }
   });
 }
 
 /** The first failure smbclient reported, if any. Listing lines (two leading blanks) are data, not errors. */
-export function findFailure(output: string, exitCode: number | null): SmbclientFailure | undefined {
+export function findFailure(output: string, exitCode: number | null): SmbToolFailure | undefined {
   const lines = output.split("\n").map((l) => l.trimEnd());
+  const tool = "smbclient";
   if (exitCode === 127 && lines.some((l) => l.includes("failed to execute"))) {
-    return { phase: "tool", line: lines.find((l) => l.includes("failed to execute"))! };
+    return { tool, phase: "tool", line: lines.find((l) => l.includes("failed to execute"))! };
   }
   for (const line of lines) {
     if (line.startsWith("  ") || line.startsWith("putting file ") || line.startsWith("getting file ")) continue;
     const status = /\bNT_STATUS_[A-Z0-9_]+/.exec(line)?.[0];
     if (line.startsWith("do_connect:") || line.startsWith("protocol negotiation failed")) {
-      return { phase: "connect", status, line };
+      return { tool, phase: "connect", status, line };
     }
     if (status === undefined) continue;
-    if (line.startsWith("session setup failed")) return { phase: "session", status, line };
-    if (line.startsWith("tree connect failed")) return { phase: "tree", status, line };
-    if (line.startsWith("cd ")) return { phase: "cd", status, line };
-    return { phase: "command", status, line };
+    if (line.startsWith("session setup failed")) return { tool, phase: "session", status, line };
+    if (line.startsWith("tree connect failed")) return { tool, phase: "tree", status, line };
+    if (line.startsWith("cd ")) return { tool, phase: "cd", status, line };
+    return { tool, phase: "command", status, line };
   }
   if (exitCode !== 0) {
     const line = lines.filter((l) => l && !l.startsWith("  ")).pop() ?? `smbclient exited with code ${exitCode}`;
-    return { phase: "command", line };
+    return { tool, phase: "command", line };
   }
   return undefined;
 }

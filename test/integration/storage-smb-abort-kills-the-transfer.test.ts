@@ -1,22 +1,26 @@
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { openStorage, Storage } from "../../engine/platforms";
+import { withAuthFile } from "../../engine/platforms/smb/auth-file";
+import { DEFAULT_SPARSE_PUT } from "../../engine/platforms/smb/smb-storage";
+import { sparsePutArgs } from "../../engine/platforms/smb/sparse-put";
 import { Samba, startSamba, unixUserName } from "../helpers/samba";
 
 const PASSWORD = "abort-test-Pw-91c2e";
 const SIZE = 64 * 1024 * 1024;
 
-/** pid and NUL-joined argv of the smbclient processes talking to this Samba's port. */
-function smbclientProcesses(port: number): { pid: number; argv: string; environ: string }[] {
+/** pid, NUL-joined argv and environment of the smbclient and smb-sparse-put processes talking to this Samba's port. */
+function smbProcesses(port: number): { pid: number; argv: string; environ: string }[] {
   const found = [];
   for (const entry of fs.readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const argv = fs.readFileSync(`/proc/${entry}/cmdline`, "latin1");
-      if (!argv.includes("smbclient") || !argv.includes(`\0-p\0${port}\0`)) continue;
+      if (!/smbclient|smb-sparse-put/.test(argv) || !argv.includes(`\0-p\0${port}\0`)) continue;
       found.push({ pid: Number(entry), argv, environ: fs.readFileSync(`/proc/${entry}/environ`, "latin1") });
     } catch {
       // exited while we looked
@@ -38,7 +42,7 @@ function authDirs(): string[] {
   return fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith("imageport-smb-"));
 }
 
-describe("storage (smb): an abort kills smbclient; the password never reaches an argv", function () {
+describe("storage (smb): an abort kills the upload; the password never reaches an argv", function () {
   let samba: Samba;
   let shareDir: string;
   let workDir: string;
@@ -61,7 +65,7 @@ describe("storage (smb): an abort kills smbclient; the password never reaches an
     fs.rmSync(workDir, { recursive: true, force: true });
   });
 
-  it("abort during a 64 MiB upload kills smbclient, rejects with the reason and leaves nothing behind", async () => {
+  it("abort during a 64 MiB upload kills the writer, rejects with the reason and leaves nothing behind", async () => {
     const staged = await storage.stage("big.vhdx", { jobId: "job-abort", workDir, signal: new AbortController().signal });
     fs.writeFileSync(staged.path, randomBytes(SIZE));
     const controller = new AbortController();
@@ -69,10 +73,10 @@ describe("storage (smb): an abort kills smbclient; the password never reaches an
     const partial = ".big.vhdx.job-abort.partial";
     let killedPid: number | undefined;
     let remoteBytesAtAbort = -1;
-    // Abort the moment the remote partial appears: smbclient is then mid-upload.
+    // Abort the moment the remote partial appears: the writer is then mid-upload.
     const watcher = fs.watch(shareDir, (_event, file) => {
       if (file !== partial || controller.signal.aborted) return;
-      killedPid = smbclientProcesses(samba.port)[0]?.pid;
+      killedPid = smbProcesses(samba.port)[0]?.pid;
       remoteBytesAtAbort = fs.statSync(path.join(shareDir, partial), { throwIfNoEntry: false })?.size ?? 0;
       controller.abort(reason);
     });
@@ -81,9 +85,9 @@ describe("storage (smb): an abort kills smbclient; the password never reaches an
     } finally {
       watcher.close();
     }
-    assert.ok(killedPid, "an smbclient process was running when the abort came");
+    assert.ok(killedPid, "the writer was running when the abort came");
     assert.ok(remoteBytesAtAbort < SIZE, `the upload was still in progress (${remoteBytesAtAbort} of ${SIZE} bytes)`);
-    assert.equal(alive(killedPid), false, "smbclient was killed");
+    assert.equal(alive(killedPid), false, "the writer was killed");
     assert.deepEqual(fs.readdirSync(shareDir), [], "neither the output nor its remote .partial is left");
     await staged.discard();
     assert.deepEqual(fs.readdirSync(workDir), [], "discard removed the local staged file");
@@ -100,25 +104,42 @@ describe("storage (smb): an abort kills smbclient; the password never reaches an
     assert.deepEqual(fs.readdirSync(workDir), []);
   });
 
-  it("no smbclient argv or environment holds the password, and the auth file is gone afterwards", async () => {
+  it("no smbclient or writer argv or environment holds the password, and the auth file is gone afterwards", async () => {
     const dirsBefore = authDirs();
     const staged = await storage.stage("seen.vhdx", { jobId: "job-argv", workDir, signal: new AbortController().signal });
     fs.writeFileSync(staged.path, randomBytes(32 * 1024 * 1024));
     const seen: { pid: number; argv: string; environ: string }[] = [];
-    const watcher = fs.watch(shareDir, () => seen.push(...smbclientProcesses(samba.port)));
+    const watcher = fs.watch(shareDir, () => seen.push(...smbProcesses(samba.port)));
     try {
-      await staged.commit({ signal: new AbortController().signal, onProgress: () => seen.push(...smbclientProcesses(samba.port)) });
+      await staged.commit({ signal: new AbortController().signal, onProgress: () => seen.push(...smbProcesses(samba.port)) });
     } finally {
       watcher.close();
     }
-    assert.ok(seen.length > 0, "smbclient processes were observed while running");
+    assert.ok(seen.some((p) => p.argv.includes("smb-sparse-put\0")), "the writer was observed while running");
     for (const p of seen) {
       assert.ok(p.argv.includes("\0-A\0"), "credentials come from an authentication file");
-      assert.ok(p.argv.startsWith("smbclient\0") || p.argv.startsWith("setpriv\0"), p.argv);
+      assert.match(p.argv, /^(setpriv|smbclient|\S*\/smb-sparse-put)\0/);
       assert.equal(p.argv.includes(PASSWORD), false, "password in argv");
       assert.equal(p.environ.includes(PASSWORD), false, "password in the environment");
     }
     assert.deepEqual(authDirs(), dirsBefore, "the authentication files were deleted");
     assert.equal(fs.statSync(path.join(shareDir, "seen.vhdx")).size, 32 * 1024 * 1024);
+  });
+
+  it("the writer prints neither the password nor a wrong one, whether the logon works or is refused", async () => {
+    const local = path.join(workDir, "small.bin");
+    fs.writeFileSync(local, "data");
+    const target = { host: "127.0.0.1", port: samba.port, share: "pvs", dir: [] };
+    const settings = { operationTimeoutSec: 10, sparsePut: DEFAULT_SPARSE_PUT };
+    for (const [password, status] of [[PASSWORD, 0], ["wrong-Pw-0c4d1", 1]] as const) {
+      const result = await withAuthFile({ id: "c", username: unixUserName(), password }, async (authFile) =>
+        spawnSync(DEFAULT_SPARSE_PUT, sparsePutArgs(target, authFile, local, "small.bin", settings), { encoding: "utf8" }),
+      );
+      assert.equal(result.status, status, result.stderr);
+      assert.equal(`${result.stdout}${result.stderr}`.includes(password), false, "password in the writer's output");
+    }
+    assert.equal(fs.readFileSync(path.join(shareDir, "small.bin"), "utf8"), "data");
+    fs.rmSync(path.join(shareDir, "small.bin"));
+    fs.rmSync(local);
   });
 });
