@@ -78,19 +78,34 @@ describe("storage (smb): raw, fixed VHD and VHDX inputs on a share are read in p
     await makeSparseDisk({ path: path.join(inputs, "sparse.vhdx"), format: "vhdx", virtualSize: 512 * MIB, dataBytes: 4 * MIB, chunk: 256 * 1024, seed: 1, options: "subformat=dynamic,block_size=1M" });
     await makeSparseDisk({ path: path.join(inputs, "disk.raw"), format: "raw", virtualSize: 64 * MIB + 4096, dataBytes: 6 * MIB, seed: 2 });
     await makeSparseDisk({ path: path.join(inputs, "fixed.vhd"), format: "vhd", virtualSize: 40 * MIB, dataBytes: 3 * MIB, seed: 3, options: "subformat=fixed" });
+    // force_size: the footer's creator is "qem2", whose size qemu takes from the footer, not the geometry.
+    await makeSparseDisk({ path: path.join(inputs, "sized.vhd"), format: "vhd", virtualSize: 33 * MIB + 512, dataBytes: 1 * MIB, seed: 5, options: "subformat=fixed,force_size=on" });
     await makeSparseDisk({ path: path.join(inputs, "disk.qcow2"), format: "qcow2", virtualSize: 32 * MIB, dataBytes: 2 * MIB, seed: 4 });
+    await makeSparseDisk({ path: path.join(inputs, "dynamic.vhd"), format: "vhd", virtualSize: 32 * MIB, dataBytes: 2 * MIB, seed: 6, options: "subformat=dynamic" });
     storage = openStorage(world.smbLocation("inputs/"), { id: "smb", type: "UsernamePassword", fields: { ...SMB_USER } });
   });
   after(async () => world?.close());
+
+  /** Live smb-read processes talking to this Samba. */
+  const readers = () =>
+    processesMatching(`-p ${world.samba.port} `).filter((pid) => {
+      try {
+        return fs.readFileSync(`/proc/${pid}/cmdline`, "latin1").split("\0")[0]!.endsWith("smb-read");
+      } catch {
+        return false; // exited while we looked
+      }
+    });
 
   for (const [name, format, driver] of [
     ["sparse.vhdx", "vhdx", "vhdx"],
     ["disk.raw", "raw", "raw"],
     ["fixed.vhd", "vhd", "vpc"],
+    ["sized.vhd", "vhd", "vpc"],
     ["disk.qcow2", "qcow2", "qcow2"],
+    ["dynamic.vhd", "vhd", "vpc"],
   ] as const) {
-    const inPlace = format !== "qcow2";
-    it(`exports ${name} from the share to a local directory identical to it, ${inPlace ? "with no copy in the work directory" : "downloading it first (qemu-img must read qcow2)"}`, async () => {
+    const inPlace = name !== "disk.qcow2" && name !== "dynamic.vhd";
+    it(`exports ${name} from the share to a local directory identical to it, ${inPlace ? "with no copy in the work directory" : "downloading it first (its layout needs qemu-img)"}`, async () => {
       const workRoot = path.join(world.engine.dataDir, "work");
       let copySeen = false;
       const watch = setInterval(() => (copySeen ||= filesBelow(workRoot).includes(name)), 20);
@@ -110,7 +125,8 @@ describe("storage (smb): raw, fixed VHD and VHDX inputs on a share are read in p
       assert.equal(job.status, "complete", JSON.stringify(job.error));
       assert.deepEqual(job.steps.map((s) => s.name).slice(0, 2), ["validate", "fetch"]);
       assert.ok(await qemuCompare(path.join(inputs, name), format, path.join(world.outputDir, `${name}.vhdx`), "vhdx"), "identical content");
-      assert.equal(copySeen, !inPlace, inPlace ? "no downloaded copy appeared in the work directory" : "qcow2 is downloaded");
+      assert.equal(copySeen, !inPlace, inPlace ? "no downloaded copy appeared in the work directory" : "it is downloaded");
+      assert.deepEqual(readers(), [], "no reader is left running");
     });
   }
 
@@ -155,6 +171,7 @@ describe("storage (smb): raw, fixed VHD and VHDX inputs on a share are read in p
     }
     assert.ok(served < 3 * MIB, `smbd read ${served} bytes for a 1 MiB read of a 64 MiB file`);
     assert.deepEqual(fs.readdirSync(workDir), []);
+    await eventually("closed readers to exit", 5000, () => readers().length === 0 || undefined);
   });
 
   it("maps the reader's failures to job codes: missing file, refused logon, server gone", async () => {
@@ -175,13 +192,13 @@ describe("storage (smb): raw, fixed VHD and VHDX inputs on a share are read in p
   it("an abort kills the reader and fails its pending reads with the reason", async () => {
     const controller = new AbortController();
     const source: DiskSource = await storage.openInput("disk.raw", "raw", world.root, { signal: controller.signal });
-    const readers = processesMatching(`-p ${world.samba.port} `).filter((pid) => fs.readFileSync(`/proc/${pid}/cmdline`, "latin1").split("\0")[0]!.endsWith("smb-read"));
-    assert.equal(readers.length, 1, "one reader runs while the source is open");
+    const running = readers();
+    assert.equal(running.length, 1, "one reader runs while the source is open");
     const reason = new Error("cancelled by the test");
     const pending = source.read(0, 64 * MIB, new AbortController().signal);
     controller.abort(reason);
     await assert.rejects(pending, (err) => err === reason);
-    await eventually("the reader to exit", 5000, () => processesMatching(`-p ${world.samba.port} `).every((pid) => !readers.includes(pid)) || undefined);
+    await eventually("the reader to exit", 5000, () => readers().length === 0 || undefined);
     await source.close();
   });
 });
