@@ -14,7 +14,8 @@ import { directlyReadable } from "./hash-mapped-file";
 import { ImageDetails, inspectImage } from "./inspect";
 import { ProgressCallback, qemuProgressParser } from "./progress";
 import { qemuImg, toDiskToolFailure } from "./qemu-img";
-import { DataRange, DiskSource, LocalImageFile } from "./source";
+import { ExtentSource, ReadInto } from "./extent-source";
+import { DiskSource } from "./source";
 
 /** A file in which every byte of a disk is found through `extents` (they satisfy directlyReadable). */
 export interface MappedImage {
@@ -85,87 +86,15 @@ export async function openImageSource(path: string, format: DiskFormat, workDir:
   const mapped = await openMappedImage(image, { workDir, signal, purpose: "reading" });
   try {
     const file = await fs.open(mapped.path, "r");
-    return new MappedFileSource(path, mapped, file, { path: mapped.path, format: mapped.expanded ? "raw" : format, extents: mapped.extents });
+    const readInto: ReadInto = async (out, outOffset, length, position) => (await file.read(out, outOffset, length, position)).bytesRead;
+    const release = async () => {
+      await file.close().catch(() => undefined);
+      await mapped.release();
+    };
+    const localFile = { path: mapped.path, format: mapped.expanded ? "raw" : format, extents: mapped.extents };
+    return new ExtentSource(path, mapped.virtualSize, mapped.extents, readInto, release, localFile);
   } catch (error) {
     await mapped.release();
     throw error;
-  }
-}
-
-class MappedFileSource implements DiskSource {
-  readonly virtualSize: number;
-  private readonly data: Extent[];
-  private readonly ranges: DataRange[];
-  private read_ = 0;
-  private closing: Promise<void> | undefined;
-
-  constructor(
-    readonly name: string,
-    private readonly mapped: MappedImage,
-    private readonly file: fs.FileHandle,
-    readonly localFile: LocalImageFile,
-  ) {
-    this.virtualSize = mapped.virtualSize;
-    // The extents that hold bytes to read, merged where they touch in guest and file offsets.
-    this.data = [];
-    for (const e of mapped.extents) {
-      if (e.zero || e.length === 0) continue;
-      const last = this.data[this.data.length - 1];
-      if (last && last.start + last.length === e.start && last.offset! + last.length === e.offset) last.length += e.length;
-      else this.data.push({ ...e });
-    }
-    this.ranges = [];
-    for (const e of this.data) {
-      const last = this.ranges[this.ranges.length - 1];
-      if (last && last.start + last.length === e.start) last.length += e.length;
-      else this.ranges.push({ start: e.start, length: e.length });
-    }
-  }
-
-  get bytesRead(): number {
-    return this.read_;
-  }
-
-  async dataRanges(signal: AbortSignal): Promise<DataRange[]> {
-    signal.throwIfAborted();
-    return this.ranges.map((r) => ({ ...r }));
-  }
-
-  async read(offset: number, length: number, signal: AbortSignal): Promise<Buffer> {
-    signal.throwIfAborted();
-    if (this.closing) throw new Error(`${this.name} is closed`);
-    const out = Buffer.alloc(length);
-    const end = offset + length;
-    // The first data extent that ends after `offset`.
-    let lo = 0;
-    let hi = this.data.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      const e = this.data[mid]!;
-      if (e.start + e.length <= offset) lo = mid + 1;
-      else hi = mid;
-    }
-    for (let i = lo; i < this.data.length; i++) {
-      const e = this.data[i]!;
-      if (e.start >= end) break;
-      const from = Math.max(offset, e.start);
-      const to = Math.min(end, e.start + e.length);
-      let filled = 0;
-      while (filled < to - from) {
-        const { bytesRead } = await this.file.read(out, from - offset + filled, to - from - filled, e.offset! + (from - e.start) + filled);
-        if (bytesRead === 0) break; // past the file's end the rest reads as zeros, as it does for qemu
-        filled += bytesRead;
-      }
-      this.read_ += filled;
-      signal.throwIfAborted();
-    }
-    return out;
-  }
-
-  close(): Promise<void> {
-    return (this.closing ??= (async () => {
-      await this.file.close().catch(() => undefined);
-      await this.mapped.release();
-    })());
   }
 }

@@ -29,3 +29,5 @@ export type { CopiedDisk, CopyFromSourceOptions } from "./copy-from-source";
 export { ContentDigests } from "./content-digests";
 export type { ContentDigest } from "./content-digests";
 export { Sha256Stream } from "./hash-workers";
+export { openRangedSource, RANGED_FORMATS } from "./ranged-source";
+export type { RangedFile } from "./ranged-source";

@@ -1,13 +1,18 @@
 // The allocation map of a VHDX read from its own block allocation table (MS-VHDX), because
 // qemu-img 7.2 maps a whole VHDX as one data extent without file offsets. With this map a
-// VHDX is hashed (and later uploaded) reading only its allocated blocks, in place.
+// VHDX is hashed and uploaded reading only its allocated blocks, in place: a local file, or a
+// file on a share read by ranges (vhdxExtentsFrom takes any pread).
 //
 // Only what a plain (non-differencing) VHDX needs: the current header (a pending log means
 // "ask qemu instead"), the region table, three metadata items and the BAT. Anything
 // unexpected returns undefined and the caller falls back to qemu-img.
 
 import { promises as fs } from "node:fs";
-import { Extent } from "./extents";
+import { EngineError } from "../errors";
+import type { Extent } from "./extents";
+
+/** Exactly `length` bytes of the image file at `position`; throws when there are fewer. */
+export type ReadAt = (position: number, length: number) => Promise<Buffer>;
 
 const KIB = 1024;
 const MIB = 1024 * KIB;
@@ -27,16 +32,27 @@ const PAYLOAD_BLOCK_ZERO = 2;
 const PAYLOAD_BLOCK_UNMAPPED = 3;
 const PAYLOAD_BLOCK_FULLY_PRESENT = 6;
 
-/** The extents of a VHDX in guest order with file offsets, or undefined if it cannot be mapped here. */
+/** The extents of a local VHDX file in guest order with file offsets, or undefined if it cannot be mapped here. */
 export async function vhdxExtents(path: string): Promise<Extent[] | undefined> {
   const file = await fs.open(path, "r");
   try {
-    const read = async (position: number, length: number): Promise<Buffer> => {
+    return await vhdxExtentsFrom(async (position, length) => {
       const buffer = Buffer.alloc(length);
       const { bytesRead } = await file.read(buffer, 0, length, position);
       if (bytesRead !== length) throw new Error("short read");
       return buffer;
-    };
+    });
+  } finally {
+    await file.close();
+  }
+}
+
+/**
+ * The extents of the VHDX that `read` reads, or undefined if it cannot be mapped here. A coded
+ * failure of the read itself (EngineError: the share went away) or an abort is thrown.
+ */
+export async function vhdxExtentsFrom(read: ReadAt, signal?: AbortSignal): Promise<Extent[] | undefined> {
+  try {
     if ((await read(0, 8)).toString("latin1") !== "vhdxfile") return undefined;
 
     // The current header is the valid one with the higher sequence number; a log to replay
@@ -123,10 +139,9 @@ export async function vhdxExtents(path: string): Promise<Extent[] | undefined> {
       }
     }
     return extents;
-  } catch {
+  } catch (error) {
+    if (error instanceof EngineError || signal?.aborted) throw error;
     return undefined;
-  } finally {
-    await file.close();
   }
 }
 

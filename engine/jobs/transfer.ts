@@ -1,5 +1,5 @@
 import { jobFailure } from "../errors";
-import { copyFromSource, DiskFormat, DiskSource, openImageSource } from "../disk";
+import { copyFromSource, DiskFormat, DiskSource } from "../disk";
 import { openStorage } from "../platforms";
 import { Storage } from "../platforms/storage";
 import { openVsphereSource, VsphereSourceFields } from "./vsphere-source";
@@ -53,19 +53,14 @@ export async function transferDisk(spec: TransferSpec, ctx: RunContext): Promise
     }
   });
 
-  // A local file is read in place; a file on a share is downloaded first (smbclient has no ranged reads).
-  const input = await ctx.step("fetch", (progress) =>
-    storage.fetch(spec.input.fileName, workDir, { signal, onProgress: (done, total) => progress(total ? done / total : 1) }),
+  // Read in place where it can be (a local file; raw, fixed VHD, VHDX on a share), else downloaded first.
+  const source = await ctx.step("fetch", (progress) =>
+    storage.openInput(spec.input.fileName, spec.input.format, workDir, { signal, onProgress: (done, total) => progress(total ? done / total : 1) }),
   );
   try {
-    const source = await openImageSource(input.path, spec.input.format, workDir, signal);
-    try {
-      return await copyToTarget(source, target, spec.output, ctx, { size: outputSize(source.virtualSize, spec), sha256: spec.sha256 });
-    } finally {
-      await source.close();
-    }
+    return await copyToTarget(source, target, spec.output, ctx, { size: outputSize(source.virtualSize, spec), sha256: spec.sha256 });
   } finally {
-    await input.release().catch(() => undefined);
+    await source.close();
   }
 }
 

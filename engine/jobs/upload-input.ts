@@ -1,10 +1,11 @@
-// The disk an upload reads, whatever it is: a file on a share (fetched when remote, then read
-// through its extent map) or a VM's disk on vCenter (read from the datastore as of a snapshot).
+// The disk an upload reads, whatever it is: a file in a location (read in place, by ranges on a
+// share, or downloaded first where its format needs qemu-img; Storage.openInput) or a VM's
+// disk on vCenter (read from the datastore as of a snapshot).
 // Every cloud driver takes the DiskSource and never learns which it was. The file half is also
 // the input of $createImage on vSphere (fetchFileInput).
 
 import { jobFailure } from "../errors";
-import { DiskFormat, DiskSource, openImageSource } from "../disk";
+import { DiskFormat, DiskSource } from "../disk";
 import { openStorage, Storage } from "../platforms";
 import { RunContext, StepPlan } from "./definition";
 import { inputFormat, LocationParam } from "./storage-fields";
@@ -13,9 +14,9 @@ import { openVsphereSource, readsFromVsphere, VsphereSourceFields } from "./vsph
 export interface UploadInputFields extends VsphereSourceFields, FileInputFields {}
 
 export interface UploadInput {
-  /** The disk as a DiskSource (opened on first use: a file is mapped, perhaps expanded, only if asked). */
+  /** The disk as a DiskSource. */
   source(): Promise<DiskSource>;
-  /** Releases the fetched copy, or removes the snapshot and logs out. */
+  /** Closes the source (and releases a downloaded copy), or removes the snapshot and logs out. */
   close(): Promise<void>;
   /** What the job records of its input: for a VM's disk, which disk and the bytes read from the datastore. */
   artifacts(): Record<string, unknown>;
@@ -68,24 +69,20 @@ export async function checkFileInput(p: FileInputFields, ctx: RunContext): Promi
 }
 
 /**
- * The `fetch` step: a local file is read in place, a file on a share is downloaded to the work
- * directory; the disk is opened as a DiskSource on first use. The caller must close() it.
+ * The `fetch` step: the file is opened as a DiskSource, in place where it can be, else
+ * downloaded to the work directory first (Storage.openInput). The caller must close() it.
  */
 export async function fetchFileInput(p: FileInputFields, ctx: RunContext): Promise<UploadInput> {
   const { signal, workDir } = ctx;
   const storage = inputStorage(p, ctx);
-  const copy = await ctx.step("fetch", (progress) =>
-    storage.fetch(p.inputImageFilename, workDir, { signal, onProgress: (done, total) => progress(total ? done / total : 1) }),
-  );
   const format = inputFormat(p.inputImageFilename, p.inputImageFormat)!;
-  let opened: Promise<DiskSource> | undefined;
+  const source = await ctx.step("fetch", (progress) =>
+    storage.openInput(p.inputImageFilename, format, workDir, { signal, onProgress: (done, total) => progress(total ? done / total : 1) }),
+  );
   return {
-    source: () => (opened ??= openImageSource(copy.path, format, workDir, signal)),
+    source: async () => source,
     artifacts: () => ({}),
-    close: async () => {
-      await opened?.then((s) => s.close()).catch(() => undefined);
-      await copy.release().catch(() => undefined);
-    },
+    close: () => source.close().catch(() => undefined),
   };
 }
 

@@ -2,6 +2,8 @@
 // Jobs read their input from one and write their output to another; nothing
 // location-specific leaks into the job code. Implementations: platforms/local, platforms/smb.
 
+import type { DiskFormat, DiskSource } from "../disk";
+
 /** Credential fields a location may need (a UsernamePassword credential for SMB). Never logged. */
 export interface StorageCredential {
   id: string;
@@ -59,6 +61,12 @@ export interface Storage {
   stat(name: string, signal: AbortSignal): Promise<FileStat | undefined>;
   /** A readable local copy of `name` (the file itself for file://; a download into workDir for smb://). */
   fetch(name: string, workDir: string, options: TransferOptions): Promise<LocalCopy>;
+  /**
+   * `name` as a disk of `format`, read in place where the location and format allow (a local
+   * file; raw, fixed VHD and VHDX on a share, by ranges), else from a download into workDir
+   * (progress is the download's). Closing the source releases everything it holds.
+   */
+  openInput(name: string, format: DiskFormat, workDir: string, options: TransferOptions): Promise<DiskSource>;
   /**
    * Stages an output for `name`; see StagedOutput. Fails early with OUTPUT_EXISTS when `name`
    * exists and overwrite is not set (commit checks again, atomically).

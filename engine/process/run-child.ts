@@ -10,6 +10,10 @@ export interface RunChildOptions {
   cwd?: string;
   /** Receives stdout as it arrives; when given, stdout is not also collected into the result. */
   onStdout?(chunk: string): void;
+  /** Like onStdout, as raw bytes (a binary protocol); when given, onStdout is not used. */
+  onStdoutBytes?(chunk: Buffer): void;
+  /** Called once with a pipe to the child's stdin; without it stdin is empty. */
+  onStdin?(stdin: NodeJS.WritableStream): void;
   /** Called once the child is running, with its pid (the tool's own pid: setpriv execs it). */
   onSpawn?(pid: number): void;
 }
@@ -40,12 +44,15 @@ export function wrappedArgv(command: string, args: readonly string[]): [string, 
  * itself cannot start.
  */
 export function runChild(command: string, args: readonly string[], options: RunChildOptions): Promise<ChildResult> {
-  const { signal, onStdout, onSpawn } = options;
+  const { signal, onStdout, onStdoutBytes, onStdin, onSpawn } = options;
   if (signal.aborted) return Promise.reject(signal.reason);
   const [file, argv] = wrappedArgv(command, args);
 
   return new Promise<ChildResult>((resolve, reject) => {
-    const child = spawn(file, argv, { cwd: options.cwd, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(file, argv, { cwd: options.cwd, stdio: ["pipe", "pipe", "pipe"] });
+    child.stdin.on("error", () => undefined); // EPIPE once the child has exited: its exit says why
+    if (onStdin) onStdin(child.stdin);
+    else child.stdin.end(); // the child reads end-of-file, as from /dev/null
     let stdout = "";
     let stderr = "";
     let output = "";
@@ -70,13 +77,14 @@ export function runChild(command: string, args: readonly string[], options: RunC
       output += chunk;
       if (output.length > 2 * OUTPUT_LIMIT) output = output.slice(-OUTPUT_LIMIT);
     };
-    child.stdout.setEncoding("utf8");
+    if (!onStdoutBytes) child.stdout.setEncoding("utf8");
     child.stderr.setEncoding("utf8");
-    child.stdout.on("data", (chunk: string) => {
-      if (onStdout) onStdout(chunk);
+    child.stdout.on("data", (chunk: string | Buffer) => {
+      if (onStdoutBytes) onStdoutBytes(chunk as Buffer);
+      else if (onStdout) onStdout(chunk as string);
       else {
-        stdout += chunk;
-        interleave(chunk);
+        stdout += chunk as string;
+        interleave(chunk as string);
       }
     });
     child.stderr.on("data", (chunk: string) => {

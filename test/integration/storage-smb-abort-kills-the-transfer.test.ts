@@ -6,21 +6,22 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { openStorage, Storage } from "../../engine/platforms";
 import { withAuthFile } from "../../engine/platforms/smb/auth-file";
-import { DEFAULT_SPARSE_PUT } from "../../engine/platforms/smb/smb-storage";
+import { smbReadArgs } from "../../engine/platforms/smb/remote-file";
+import { DEFAULT_SMB_READ, DEFAULT_SPARSE_PUT } from "../../engine/platforms/smb/smb-storage";
 import { sparsePutArgs } from "../../engine/platforms/smb/sparse-put";
 import { Samba, startSamba, unixUserName } from "../helpers/samba";
 
 const PASSWORD = "abort-test-Pw-91c2e";
 const SIZE = 64 * 1024 * 1024;
 
-/** pid, NUL-joined argv and environment of the smbclient and smb-sparse-put processes talking to this Samba's port. */
+/** pid, NUL-joined argv and environment of the smbclient, smb-sparse-put and smb-read processes talking to this Samba's port. */
 function smbProcesses(port: number): { pid: number; argv: string; environ: string }[] {
   const found = [];
   for (const entry of fs.readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const argv = fs.readFileSync(`/proc/${entry}/cmdline`, "latin1");
-      if (!/smbclient|smb-sparse-put/.test(argv) || !argv.includes(`\0-p\0${port}\0`)) continue;
+      if (!/smbclient|smb-sparse-put|smb-read/.test(argv) || !argv.includes(`\0-p\0${port}\0`)) continue;
       found.push({ pid: Number(entry), argv, environ: fs.readFileSync(`/proc/${entry}/environ`, "latin1") });
     } catch {
       // exited while we looked
@@ -118,7 +119,7 @@ describe("storage (smb): an abort kills the upload; the password never reaches a
     assert.ok(seen.some((p) => p.argv.includes("smb-sparse-put\0")), "the writer was observed while running");
     for (const p of seen) {
       assert.ok(p.argv.includes("\0-A\0"), "credentials come from an authentication file");
-      assert.match(p.argv, /^(setpriv|smbclient|\S*\/smb-sparse-put)\0/);
+      assert.match(p.argv, /^(setpriv|smbclient|\S*\/smb-sparse-put|\S*\/smb-read)\0/);
       assert.equal(p.argv.includes(PASSWORD), false, "password in argv");
       assert.equal(p.environ.includes(PASSWORD), false, "password in the environment");
     }
@@ -141,5 +142,37 @@ describe("storage (smb): an abort kills the upload; the password never reaches a
     assert.equal(fs.readFileSync(path.join(shareDir, "small.bin"), "utf8"), "data");
     fs.rmSync(path.join(shareDir, "small.bin"));
     fs.rmSync(local);
+  });
+
+  it("the reader (an input read in place) has no password in its argv or environment, nor in its output, whether the logon works or not", async () => {
+    const dirsBefore = authDirs();
+    fs.writeFileSync(path.join(shareDir, "in.raw"), randomBytes(1024 * 1024));
+    const source = await storage.openInput("in.raw", "raw", workDir, { signal: new AbortController().signal });
+    let seen: { pid: number; argv: string; environ: string }[];
+    try {
+      seen = smbProcesses(samba.port).filter((p) => p.argv.includes("smb-read\0"));
+      assert.equal((await source.read(0, 4096, new AbortController().signal)).length, 4096);
+    } finally {
+      await source.close();
+    }
+    assert.equal(seen.length, 1, "the reader was observed while the input was open");
+    for (const p of seen) {
+      assert.ok(p.argv.includes("\0-A\0"), "credentials come from an authentication file");
+      assert.equal(p.argv.includes(PASSWORD), false, "password in argv");
+      assert.equal(p.environ.includes(PASSWORD), false, "password in the environment");
+    }
+    assert.deepEqual(authDirs(), dirsBefore, "the authentication file was deleted");
+
+    const ctx = { uri: samba.location("pvs"), target: { host: "127.0.0.1", port: samba.port, share: "pvs", dir: [] }, credential: { id: "c", username: unixUserName(), password: "" } };
+    const settings = { operationTimeoutSec: 10, smbRead: DEFAULT_SMB_READ };
+    for (const [password, status] of [[PASSWORD, 0], ["wrong-Pw-7a2b9", 1]] as const) {
+      const result = await withAuthFile({ id: "c", username: unixUserName(), password }, async (authFile) =>
+        spawnSync(DEFAULT_SMB_READ, smbReadArgs(ctx, authFile, "in.raw", settings), { input: "0 16\n" }),
+      );
+      assert.equal(result.status, status, result.stderr.toString());
+      assert.equal(`${result.stdout.toString("latin1")}${result.stderr}`.includes(password), false, "password in the reader's output");
+      if (status === 0) assert.match(result.stdout.toString("latin1"), /^size 1048576\ndata 16\n/);
+    }
+    fs.rmSync(path.join(shareDir, "in.raw"));
   });
 });

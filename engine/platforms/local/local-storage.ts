@@ -1,7 +1,9 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
+import type { DiskFormat, DiskSource } from "../../disk";
 import { jobFailure } from "../../errors";
 import { assertFileName, FileLocation } from "../location";
+import { openLocalCopy } from "../open-input";
 import { outputExists } from "../output-exists";
 import { isPartialOf, partialName } from "../partial-names";
 import { FileStat, LocalCopy, StagedOutput, StageOptions, Storage, TransferOptions } from "../storage";
@@ -57,6 +59,10 @@ export class LocalStorage implements Storage {
     });
     options.onProgress?.(st.size, st.size);
     return { path: file, release: async () => {} };
+  }
+
+  async openInput(name: string, format: DiskFormat, workDir: string, options: TransferOptions): Promise<DiskSource> {
+    return openLocalCopy(await this.fetch(name, workDir, options), format, workDir, options.signal);
   }
 
   async stage(name: string, options: StageOptions): Promise<StagedOutput> {

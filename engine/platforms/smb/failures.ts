@@ -3,8 +3,8 @@ import { outputExists } from "../output-exists";
 import { SmbCredential } from "./credential";
 import { SmbTarget, SmbToolFailure } from "./smbclient";
 
-// smbclient's NT_STATUS codes, and the errno names the writer (smb-sparse-put, over libsmbclient,
-// which maps NT_STATUS to errno) reports, turned into the job failure codes users act on.
+// smbclient's NT_STATUS codes, and the errno names the writer and reader (smb-sparse-put, smb-read,
+// over libsmbclient, which maps NT_STATUS to errno) report, turned into the job failure codes users act on.
 // Messages name the server, share, directory, file and credential id; never the password.
 
 export interface SmbOperation {
@@ -100,6 +100,13 @@ export function smbFailure(failure: SmbToolFailure, ctx: SmbContext, op: SmbOper
       "SHARE_WRITE_FAILED",
       `The SMB writer smb-sparse-put could not be run on the engine host, so nothing can be uploaded to ${ctx.uri} (${failure.line}). ` +
         `Run scripts/setup there: it builds the writer (needs gcc and libsmbclient-dev).`,
+    );
+  }
+  if (failure.phase === "tool" && failure.tool === "smb-read") {
+    return fail(
+      "SOURCE_DISK_UNREADABLE",
+      `The SMB reader smb-read could not be run on the engine host, so ${what}cannot be read from ${ctx.uri} (${failure.line}). ` +
+        `Run scripts/setup there: it builds the reader (needs gcc and libsmbclient-dev).`,
     );
   }
   if (failure.phase === "tool") {

@@ -1,9 +1,11 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { DiskFormat, DiskSource, openRangedSource, RANGED_FORMATS } from "../../disk";
 import { jobFailure } from "../../errors";
 import { packageRoot } from "../../package-root";
 import { assertFileName, SmbLocation } from "../location";
+import { openLocalCopy } from "../open-input";
 import { outputExists } from "../output-exists";
 import { checkJobId, partialName } from "../partial-names";
 import { FileStat, LocalCopy, StagedOutput, StageOptions, Storage, TransferOptions } from "../storage";
@@ -12,11 +14,14 @@ import { isNotFound, smbFailure, SmbContext, SmbOperation } from "./failures";
 import { watchDownload } from "./progress";
 import { quoteSmbName } from "./quote";
 import { checkReachable } from "./reachable";
+import { openRemoteFile, RemoteFileSettings } from "./remote-file";
 import { runSmbclient, SmbclientResult, SmbclientSettings, SmbToolFailure } from "./smbclient";
 import { runSparsePut, SparsePutSettings } from "./sparse-put";
 
 // smb:// shares through the smbclient binary, one connection per operation; uploads through
-// smb-sparse-put (sparse-put.ts), which sends only data. An output is uploaded as
+// smb-sparse-put (sparse-put.ts), which sends only data; inputs of the formats the engine can
+// lay out itself are read in place by ranges through smb-read (remote-file.ts), others are
+// downloaded first. An output is uploaded as
 // `.<name>.<jobId>.partial`, its remote size checked, then renamed to its name, so it never
 // appears under that name incomplete.
 
@@ -29,10 +34,14 @@ export interface SmbStorageOptions {
   smbclient?: string;
   /** The smb-sparse-put binary (native/smb-sparse-put.c). Default: native/build/smb-sparse-put, built by scripts/setup. */
   sparsePut?: string;
+  /** The smb-read binary (native/smb-read.c). Default: native/build/smb-read, built by scripts/setup. */
+  smbRead?: string;
 }
 
 /** Where scripts/setup builds the writer. */
 export const DEFAULT_SPARSE_PUT = path.join(packageRoot() ?? ".", "native", "build", "smb-sparse-put");
+/** Where scripts/setup builds the reader. */
+export const DEFAULT_SMB_READ = path.join(packageRoot() ?? ".", "native", "build", "smb-read");
 
 /** Bound on cleanup that runs after a failure or cancel, when the job's own signal may be aborted. */
 const CLEANUP_TIMEOUT_MS = 20_000;
@@ -46,7 +55,7 @@ interface RunOptions {
 export class SmbStorage implements Storage {
   readonly uri: string;
   private readonly ctx: SmbContext;
-  private readonly settings: SmbclientSettings & SparsePutSettings;
+  private readonly settings: SmbclientSettings & SparsePutSettings & RemoteFileSettings;
   private readonly connectTimeoutMs: number;
 
   constructor(location: SmbLocation, credential: SmbCredential, options: SmbStorageOptions = {}) {
@@ -60,6 +69,7 @@ export class SmbStorage implements Storage {
       operationTimeoutSec: options.operationTimeoutSec ?? 60,
       smbclient: options.smbclient ?? "smbclient",
       sparsePut: options.sparsePut ?? DEFAULT_SPARSE_PUT,
+      smbRead: options.smbRead ?? DEFAULT_SMB_READ,
     };
     this.connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
   }
@@ -85,13 +95,7 @@ export class SmbStorage implements Storage {
 
   async fetch(name: string, workDir: string, options: TransferOptions): Promise<LocalCopy> {
     const { signal, onProgress } = options;
-    const st = await this.stat(name, signal);
-    if (st === undefined) {
-      throw jobFailure("SOURCE_DISK_NOT_FOUND", `The source disk '${name}' does not exist in ${this.uri}. Check the file name and the location.`);
-    }
-    if (st.isDirectory) {
-      throw jobFailure("SOURCE_DISK_UNREADABLE", `The source '${name}' in ${this.uri} is a directory, not a disk file.`);
-    }
+    const st = await this.statInput(name, signal);
     const local = path.join(workDir, name);
     const release = () => fs.promises.rm(local, { force: true });
     await release();
@@ -113,6 +117,27 @@ export class SmbStorage implements Storage {
     }
     onProgress?.(st.size, st.size);
     return { path: local, release };
+  }
+
+  async openInput(name: string, format: DiskFormat, workDir: string, options: TransferOptions): Promise<DiskSource> {
+    const { signal, onProgress } = options;
+    if (RANGED_FORMATS.includes(format)) {
+      await this.statInput(name, signal);
+      const { host, port } = this.ctx.target;
+      await checkReachable(host, port, this.connectTimeoutMs, signal);
+      const file = await openRemoteFile(this.ctx, name, this.settings, signal);
+      let source: DiskSource | undefined;
+      try {
+        source = await openRangedSource(file, format, this.uri + encodeURIComponent(name), signal);
+      } finally {
+        if (!source) await file.close();
+      }
+      if (source) {
+        onProgress?.(1, 1); // read in place: nothing to download
+        return source;
+      }
+    }
+    return openLocalCopy(await this.fetch(name, workDir, options), format, workDir, signal);
   }
 
   async stage(name: string, options: StageOptions): Promise<StagedOutput> {
@@ -221,6 +246,18 @@ export class SmbStorage implements Storage {
   private check(result: SmbclientResult, op: SmbOperation): void {
     const failure: SmbToolFailure | undefined = result.failure;
     if (failure) throw smbFailure(failure, this.ctx, op);
+  }
+
+  /** The input's attributes; SOURCE_DISK_NOT_FOUND when it is missing, SOURCE_DISK_UNREADABLE for a directory. */
+  private async statInput(name: string, signal: AbortSignal): Promise<FileStat> {
+    const st = await this.stat(name, signal);
+    if (st === undefined) {
+      throw jobFailure("SOURCE_DISK_NOT_FOUND", `The source disk '${name}' does not exist in ${this.uri}. Check the file name and the location.`);
+    }
+    if (st.isDirectory) {
+      throw jobFailure("SOURCE_DISK_UNREADABLE", `The source '${name}' in ${this.uri} is a directory, not a disk file.`);
+    }
+    return st;
   }
 
   /** A clear failure when the writer was never built (scripts/setup), instead of a spawn error. */

@@ -24,11 +24,11 @@ export interface SmbclientSettings {
 /** Where in the session the failure happened: it decides which thing the message names. */
 export type SmbPhase = "tool" | "connect" | "session" | "tree" | "cd" | "command";
 
-/** A failure reported by smbclient or by the writer (sparse-put.ts). */
+/** A failure reported by smbclient, the writer (sparse-put.ts) or the reader (remote-file.ts). */
 export interface SmbToolFailure {
-  tool: "smbclient" | "smb-sparse-put";
+  tool: "smbclient" | "smb-sparse-put" | "smb-read";
   phase: SmbPhase;
-  /** smbclient: the NT_STATUS_... name; the writer: the errno name libsmbclient gave (EACCES...). */
+  /** smbclient: the NT_STATUS_... name; the writer and reader: the errno name libsmbclient gave (EACCES...). */
   status?: string;
   /** The tool's own line, kept for the cause (never holds the password). */
   line: string;

@@ -63,14 +63,25 @@ export async function runSparsePut(
 
 /** The writer's `error <step> <ERRNO> <text>` line, as a failure smbFailure maps to a job failure code. */
 export function writerFailure(stderr: string, code: number | null, exitSignal: NodeJS.Signals | null = null): SmbToolFailure {
-  const tool = "smb-sparse-put";
+  return nativeToolFailure("smb-sparse-put", ["open", "write", "truncate", "close"], stderr, code, exitSignal);
+}
+
+/**
+ * The `error <step> <ERRNO> <text>` line of a native SMB tool (smb-common.h). Only the
+ * `remoteSteps` errno is about the share; the other steps are the engine host's own problem.
+ */
+export function nativeToolFailure(
+  tool: "smb-sparse-put" | "smb-read",
+  remoteSteps: readonly string[],
+  stderr: string,
+  code: number | null,
+  exitSignal: NodeJS.Signals | null = null,
+): SmbToolFailure {
   const lines = stderr.split("\n").map((l) => l.trimEnd()).filter(Boolean);
   const reported = lines.map((l) => /^error (\w+) (\S+) /.exec(l)).find((m) => m !== null);
   if (reported) {
     const [line, step, errno] = [reported.input, reported[1]!, reported[2]!];
-    // Only the remote steps' errno is about the share; the others are the engine host's own problem.
-    const remote = ["open", "write", "truncate", "close"].includes(step);
-    return { tool, phase: "command", status: remote && errno !== "-" ? errno : undefined, line };
+    return { tool, phase: "command", status: remoteSteps.includes(step) && errno !== "-" ? errno : undefined, line };
   }
   // 127: setpriv could not execute it, or the loader found no libsmbclient.
   if (code === 127) return { tool, phase: "tool", line: lines[0] ?? "exit code 127" };
