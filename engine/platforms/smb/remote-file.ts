@@ -3,7 +3,7 @@ import { runChild } from "../../process/run-child";
 import { withAuthFile } from "./auth-file";
 import { smbFailure, SmbContext, SmbOperation } from "./failures";
 import { SmbToolFailure } from "./smbclient";
-import { nativeToolFailure, sparsePutUrl } from "./sparse-put";
+import { nativeToolFailure, smbFileUrl } from "./sparse-put";
 
 // One file on a share read in place by ranges, through native/smb-read.c (built by
 // scripts/setup): one process and one SMB session per open file; requests are pipelined on its
@@ -35,7 +35,7 @@ const CLOSE_TIMEOUT_MS = 5000;
 
 /** The argv of one reader; the password is only in the file `authFile` names. */
 export function smbReadArgs(ctx: SmbContext, authFile: string, name: string, settings: RemoteFileSettings): string[] {
-  return ["-A", authFile, "-p", String(ctx.target.port), "-t", String(settings.operationTimeoutSec), sparsePutUrl(ctx.target, name)];
+  return ["-A", authFile, "-p", String(ctx.target.port), "-t", String(settings.operationTimeoutSec), smbFileUrl(ctx.target, name)];
 }
 
 interface Pending {

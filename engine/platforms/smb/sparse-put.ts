@@ -22,13 +22,13 @@ export interface SparsePutOptions {
 }
 
 /** smb://host/share/dir/name, each segment percent-encoded (libsmbclient decodes them); the port goes in -p. */
-export function sparsePutUrl(target: SmbTarget, name: string): string {
+export function smbFileUrl(target: SmbTarget, name: string): string {
   return `smb://${target.host}/${[target.share, ...target.dir, name].map(encodeURIComponent).join("/")}`;
 }
 
 /** The argv for one upload; the password is only in the file `authFile` names. */
 export function sparsePutArgs(target: SmbTarget, authFile: string, localPath: string, name: string, settings: SparsePutSettings): string[] {
-  return ["-A", authFile, "-p", String(target.port), "-t", String(settings.operationTimeoutSec), localPath, sparsePutUrl(target, name)];
+  return ["-A", authFile, "-p", String(target.port), "-t", String(settings.operationTimeoutSec), localPath, smbFileUrl(target, name)];
 }
 
 /** Writes localPath to `name` in the target's directory; resolves with the failure, if any. */
