@@ -143,6 +143,12 @@ describe("gcp parallel gzip: one gzip member that gunzip reads", function () {
     }
   });
 
+  it("a block that compresses to little does not hold a block-sized buffer (the upload gathers megabytes of them)", async () => {
+    for await (const piece of parallelGzip(inPieces(Buffer.alloc(8 * MIB)), { blockSize: MIB })) {
+      assert.ok(piece.buffer.byteLength <= Math.max(2 * piece.length, 8 * KIB), `${piece.length} bytes in a buffer of ${piece.buffer.byteLength}`);
+    }
+  });
+
   describe("with deflateRaw counted", () => {
     const original = zlib.deflateRaw;
     let running = 0;

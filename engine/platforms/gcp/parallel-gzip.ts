@@ -86,7 +86,9 @@ function deflateBlock(data: Buffer, dictionary: Buffer | undefined, last: boolea
       chunkSize: data.length + (data.length >> 10) + 1024,
       ...(dictionary ? { dictionary } : {}),
     };
-    deflateRaw(data, options, (error, out) => (error ? reject(error) : resolve(out)));
+    // A block that compresses well comes back as a slice of that block-sized output buffer:
+    // copied, so that the upload gathering its chunk does not keep a megabyte per kilobyte.
+    deflateRaw(data, options, (error, out) => (error ? reject(error) : resolve(out.length < out.buffer.byteLength / 2 ? Buffer.from(out) : out)));
   });
 }
 
