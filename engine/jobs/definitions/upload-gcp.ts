@@ -3,9 +3,6 @@
 // images.insert from that object (containerType TAR), waited on until the image is READY.
 // A failed or cancelled job removes the image and object it made (best effort).
 
-import { Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
-import { createGzip } from "node:zlib";
 import { FieldError, jobFailure } from "../../errors";
 import { checkedDataRanges, ContentDigests, DiskSource } from "../../disk";
 import {
@@ -18,6 +15,7 @@ import {
   gsUrl,
   insertImage,
   openGcpClient,
+  parallelGzip,
   rawSizeFor,
   removeGcpResource,
   sparseTar,
@@ -192,7 +190,7 @@ interface ArchiveUpload {
 
 /**
  * Streams the sparse tar through gzip into the object, reading the disk's data once: a few MiB
- * of archive chunks and source reads plus the upload chunk in memory, no raw expansion.
+ * of archive blocks being compressed plus the upload chunks in memory, no raw expansion.
  */
 async function uploadArchive(client: GcpClient, a: ArchiveUpload) {
   const rawSize = rawSizeFor(a.disk.virtualSize);
@@ -206,26 +204,24 @@ async function uploadArchive(client: GcpClient, a: ArchiveUpload) {
     onScanned: (bytes) => a.progress(a.disk.virtualSize === 0 ? 1 : (0.99 * bytes) / a.disk.virtualSize),
     onDone: (result) => (tar = result),
   });
-  const gzip = createGzip({ level: 6 });
-  // One archive chunk (at most 1 MiB) waits for gzip; the source reads in flight are the rest.
-  const packing = pipeline(Readable.from(archive, { highWaterMark: 1 }), gzip);
+  // Blocks deflated on several pool threads (one zlib stream kept one core busy and was the
+  // upload's bottleneck); pulled by the upload, so reading and compressing keep pace with it.
+  const body = parallelGzip(archive, { signal: a.signal });
   try {
     const object = await uploadObject(client, {
       bucket: a.bucket,
       name: a.objectName,
       contentType: "application/gzip",
       metadata: { "imageport-job-id": a.jobId },
-      body: gzip,
+      body,
       signal: a.signal,
     });
-    await packing;
     if (!tar) throw new Error("the archive ended before the disk was read");
     const digest = await digests.digest();
     a.progress(1);
     return { rawSize, virtualSize: a.disk.virtualSize, tar, digest, sent: Number(object.size), object: gsUrl(a.bucket, a.objectName) };
   } catch (error) {
-    gzip.destroy();
-    await packing.catch(() => undefined);
+    await body.return(undefined).catch(() => undefined); // closes the archive if the upload never read to its end
     throw a.signal.aborted ? a.signal.reason : error;
   } finally {
     digests.close();

@@ -7,6 +7,8 @@ export type { GcpClient } from "./client";
 export { GcpHttpError, gcpFailure, isNotFound } from "./failures";
 export { GIB, MEMBER_NAME, rawSizeFor, sparseHeaders, sparseTar, tarSegments } from "./sparse-tar";
 export type { Segment, SparseTarOptions, SparseTarResult } from "./sparse-tar";
+export { GZIP_BLOCK, gzipConcurrency, parallelGzip } from "./parallel-gzip";
+export type { ParallelGzipOptions } from "./parallel-gzip";
 export { UPLOAD_CHUNK, checkBucket, deleteObject, getObject, gsUrl, uploadObject } from "./gcs-object";
 export type { GcsObject, ObjectUpload } from "./gcs-object";
 export { deleteImage, getImage, insertImage, storageUrl, waitForOperation } from "./image";

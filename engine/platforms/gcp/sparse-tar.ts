@@ -7,9 +7,10 @@
 // The header comes first, so its sparse map is built from the source's data ranges as given,
 // before any byte is read: each range widened to whole 512-byte blocks (as GNU tar's own maps
 // are; the widening is zeros, never read) and ranges that then touch merged. The data is then
-// read once, in order, and streamed into gzip (zlib runs on libuv's thread pool, off the event
-// loop). The trade-off: zeros inside reported data ranges (a VHDX's partly written blocks,
-// 32 MiB by Hyper-V's default; a raw file's written zeros) are stored and compressed, not cut out;
+// read once, in order, and streamed into gzip (parallel-gzip.ts: one gzip member whose blocks
+// are deflated side by side on libuv's thread pool, off the event loop). The trade-off: zeros
+// inside reported data ranges (a VHDX's partly written blocks, 32 MiB by Hyper-V's default; a
+// raw file's written zeros) are stored and compressed, not cut out;
 // gzip makes little of them (about 1 KiB per MiB of zeros) and cheaply, whereas cutting them out
 // would mean reading every range twice, a first pass to find them and a second to store what
 // remains, since the map must precede the data. GCE then writes those zeros into the disk,
