@@ -28,7 +28,7 @@ import { createHttp } from "../client/http";
 import { Job } from "../client/jobs";
 import { makeSparseDisk } from "../test/helpers/disks";
 import { EngineProcess } from "../test/helpers/engine-process";
-import { Cleanups, cpuOf, MIB, numberKnob, peakRssMiB, resetPeakRss, runJob, seconds } from "./common";
+import { BENCH_CLIENT, Cleanups, cpuOf, MIB, numberKnob, peakRssMiB, resetPeakRss, runJob, seconds } from "./common";
 
 const DURATION_S = numberKnob("BENCH_API_DURATION_S", 10);
 const CONNECTIONS = Math.max(1, Math.floor(numberKnob("BENCH_API_CONNECTIONS", 10)));
@@ -111,7 +111,7 @@ class ExportPool {
     private readonly outputDir: string,
     private readonly input: string,
   ) {
-    this.client = engine.client();
+    this.client = engine.client(BENCH_CLIENT);
   }
 
   get ids(): string[] {

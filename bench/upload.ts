@@ -60,7 +60,7 @@ import { EngineProcess } from "../test/helpers/engine-process";
 import { FakeGcs, startFakeGcs } from "../test/helpers/fake-gcs";
 import { GCP_BUCKET, GCP_CLIENT_EMAIL, GCP_PROJECT } from "../test/helpers/gcp-world";
 import { Moto, MOTO_KEYS, MOTO_REGION, startMoto } from "../test/helpers/moto";
-import { Cleanups, cpuOf, Figures, GIB, MIB, numberKnob, peakRssMiB, resetPeakRss, runJob, seconds, Series } from "./common";
+import { BENCH_CLIENT, Cleanups, cpuOf, Figures, GIB, MIB, numberKnob, peakRssMiB, resetPeakRss, runJob, seconds, Series } from "./common";
 
 type Platform = "aws" | "azure" | "gcp";
 const ALL_PLATFORMS: Platform[] = ["aws", "azure", "gcp"];
@@ -272,7 +272,7 @@ async function startWorld(cleanups: Cleanups): Promise<World> {
   const engine = await EngineProcess.start(undefined, env);
   cleanups.add("engine", () => engine.stop());
   w.engine = engine;
-  const client = engine.client();
+  const client = engine.client(BENCH_CLIENT);
   if (PLATFORMS.includes("aws")) await client.credentials.create(CRED.aws, { type: "Aws", ...MOTO_KEYS });
   if (PLATFORMS.includes("azure")) await client.credentials.create(CRED.azure, { type: "Azure", ...AZURE_SECRET });
   if (PLATFORMS.includes("gcp")) await client.credentials.create(CRED.gcp, { type: "Gcp", serviceAccountKey });

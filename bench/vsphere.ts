@@ -19,7 +19,7 @@
 // (vhdx,ebs: which cases to run).
 
 import { execFileSync } from "node:child_process";
-import { createCipheriv, createHash } from "node:crypto";
+import { createCipheriv, createHash, randomUUID } from "node:crypto";
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeSync, ftruncateSync } from "node:fs";
 import { request as httpsRequest, Agent as HttpsAgent } from "node:https";
 import { cpus, loadavg, tmpdir } from "node:os";
@@ -33,7 +33,7 @@ import { text } from "../engine/platforms/vsphere/soap";
 import { EngineProcess } from "../test/helpers/engine-process";
 import { Moto, MOTO_KEYS, MOTO_REGION, startMoto } from "../test/helpers/moto";
 import { startVcsim, Vcsim } from "../test/helpers/vcsim";
-import { CLK_TCK, cpuOf, Figures, peakRssMiB, resetPeakRss, seconds, Series } from "./common";
+import { BENCH_CLIENT, CLK_TCK, cpuOf, Figures, peakRssMiB, resetPeakRss, seconds, Series } from "./common";
 
 const KIB = 1024;
 const MIB = 1024 * KIB;
@@ -426,7 +426,7 @@ async function runBaseline(w: World, kind: "vhdx" | "ebs", round: number, verify
 
 /** One engine job of one case: submission to complete, its steps, bytes read, peak RSS, CPU. */
 async function runEngine(w: World, kind: "vhdx" | "ebs", vm: string, name: string, verify: boolean): Promise<Figures> {
-  const client = w.engine.client();
+  const client = w.engine.client(BENCH_CLIENT);
   const pid = w.engine.child.pid!;
   const vsphere = {
     vsphereHost: w.vcsim.host,
@@ -443,7 +443,7 @@ async function runEngine(w: World, kind: "vhdx" | "ebs", vm: string, name: strin
   const statsBefore = await w.vcsim.stats();
   const cpu = new CpuMeter({ engine: pid, vcsim: w.vcsim.pid, moto: w.moto.pid, bench: "self" });
   const t = process.hrtime.bigint();
-  const job = (await client.jobs.start(kind === "vhdx" ? "export" : "upload", body)) as Job;
+  const job = (await client.jobs.start(kind === "vhdx" ? "export" : "upload", { clientToken: randomUUID(), ...body })) as Job;
   const result = await waitForJob(client.jobs, job.id, { maxWaitMs: JOB_MAX_WAIT_MS, minDelayMs: 50, maxDelayMs: 200 });
   const total = seconds(t);
   const c = cpu.stop();
@@ -575,7 +575,7 @@ async function main(): Promise<void> {
   cleanups.push(() => engine.stop());
   const ebs = new EBSClient({ region: MOTO_REGION, endpoint: moto.motoUrl, credentials: { ...MOTO_KEYS }, maxAttempts: 1 });
   cleanups.push(() => ebs.destroy());
-  const client = engine.client();
+  const client = engine.client(BENCH_CLIENT);
   await client.credentials.create("vc", { type: "UsernamePassword", ...VC_USER });
   await client.credentials.create("aws", { type: "Aws", ...MOTO_KEYS });
   const w: World = { root, vcsim, moto, engine, ebs, outDir, sourceRaw };

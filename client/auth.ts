@@ -53,6 +53,9 @@ export class TokenSource {
     const res = await this.http.post(`/cctrustoauth2/${encodeURIComponent(customerId)}/tokens/clients`, form, {
       headers: { "Content-Type": "application/x-www-form-urlencoded" },
       skipAuth: true,
+      // Asking again is harmless (a second token), so a connection lost on the way is retried,
+      // e.g. a kept-alive socket that closed just as it was reused.
+      idempotent: true,
     });
     const lifetimeSeconds = Number(res.data.expires_in ?? 3600);
     this.cached = { value: String(res.data.access_token), expiresAt: Date.now() + Math.max(0, lifetimeSeconds - 60) * 1000 };

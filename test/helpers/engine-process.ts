@@ -45,8 +45,9 @@ export class EngineProcess {
     return new EngineProcess(child, url, dataDir, credentials, ownsDataDir);
   }
 
-  client(): ImageportClient {
-    return new ImageportClient({ endpoint: this.url, credentials: this.credentials, retries: 0 });
+  /** A client; tests see every failure (no retries), benchmarks may ask for the client's default retries. */
+  client(options: { retries?: number } = {}): ImageportClient {
+    return new ImageportClient({ endpoint: this.url, credentials: this.credentials, retries: options.retries ?? 0 });
   }
 
   /** Provider settings for a stack: everything the provider needs to reach this engine. */
