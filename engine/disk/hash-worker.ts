@@ -1,5 +1,6 @@
 // The thread that does the engine's hashing (hash-workers.ts starts it), so sha256 never runs on
-// the event loop that serves the API, heartbeats and progress. Two kinds of work:
+// the event loop that serves the API, heartbeats and progress; at a lower priority, so that on
+// busy cores the event loop is served first. Its kinds of work:
 //   - "block": the sha256 of one buffer (transferred, not copied), or null when it is all zeros;
 //   - "file":  the digests of an image file read through its extent map (digestMappedFile),
 //              with progress (and, when asked, every read) posted back as it goes;
@@ -8,6 +9,8 @@
 //   - "stream-*": one sha256 fed in order with data and runs of zeros (a full-content hash).
 
 import { createHash } from "node:crypto";
+import { readlinkSync } from "node:fs";
+import { getPriority, setPriority } from "node:os";
 import { parentPort } from "node:worker_threads";
 import { Extent } from "./extents";
 import { BlockSlice, compareSlice, hashSlice, MappedFile } from "./hash-data-blocks";
@@ -43,6 +46,18 @@ function isZero(data: Uint8Array): boolean {
     if (Buffer.compare(part, ZEROS.subarray(0, part.length)) !== 0) return false;
   }
   return true;
+}
+
+/** How much nicer than the engine this thread runs: when the cores are busy, the event loop goes first. */
+const HASHING_NICENESS = 10;
+
+// Linux gives each thread its own priority: setpriority() on this thread's id (from
+// /proc/thread-self) lowers this thread alone. Elsewhere the thread keeps the process's.
+try {
+  const tid = Number(readlinkSync("/proc/thread-self").split("/").pop());
+  if (Number.isInteger(tid) && tid > 0) setPriority(tid, Math.min(19, getPriority(tid) + HASHING_NICENESS));
+} catch {
+  // not Linux, or not allowed: hashing at the engine's own priority is still correct
 }
 
 const port = parentPort!;
