@@ -101,17 +101,16 @@ export async function writeSnapshot(options: SnapshotWriteOptions): Promise<Writ
   async function putBlock(block: DataBlock, sending: AbortSignal): Promise<void> {
     const checksum = await block.checksum;
     if (!checksum) return; // all zeros: EBS reads an unwritten block as zeros
-    await clients.ebs.send(
-      new PutSnapshotBlockCommand({
-        SnapshotId: snapshotId,
-        BlockIndex: block.index,
-        BlockData: block.data,
-        DataLength: EBS_BLOCK,
-        Checksum: checksum.toString("base64"),
-        ChecksumAlgorithm: "SHA256",
-      }),
-      { abortSignal: sending },
-    );
+    const put = new PutSnapshotBlockCommand({
+      SnapshotId: snapshotId,
+      BlockIndex: block.index,
+      BlockData: block.data,
+      DataLength: EBS_BLOCK,
+      Checksum: checksum.toString("base64"),
+      ChecksumAlgorithm: "SHA256",
+    });
+    signWithKnownPayloadHash(put, checksum);
+    await clients.ebs.send(put, { abortSignal: sending });
     checksums.push({ index: block.index, checksum });
     blocksWritten++;
     progress();
@@ -165,4 +164,20 @@ export async function waitForSnapshot(clients: AwsClients, snapshotId: string, s
     if (Number.isFinite(percent)) onProgress?.(percent / 100);
     await sleep(delay, undefined, { signal });
   }
+}
+
+/**
+ * SigV4 signs the sha256 of the body (x-amz-content-sha256); the SDK computes it on the event
+ * loop unless the header is there. The block's checksum is that very sha256 (of the same
+ * bytes, taken on a hashing thread), so it goes in the header and the block is hashed once.
+ */
+export function signWithKnownPayloadHash(command: PutSnapshotBlockCommand, sha256: Buffer): void {
+  command.middlewareStack.add(
+    (next) => async (args) => {
+      const request = args.request as { headers?: Record<string, string> };
+      if (request.headers) request.headers["x-amz-content-sha256"] = sha256.toString("hex");
+      return next(args);
+    },
+    { step: "build", name: "imageportKnownPayloadHash" },
+  );
 }
