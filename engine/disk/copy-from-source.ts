@@ -58,7 +58,7 @@ export interface CopiedDisk {
   dataBytes: number;
 }
 
-// Shares of the whole run: the copy (and the source's digest), then the output's digest.
+// Shares of the whole run: the copy (and the source's digest), then the proof (the output's digest or the comparison).
 const COPY_SHARE = 0.8;
 
 /** What the copy step wrote, and the source's digests taken as it ran. */
