@@ -18,6 +18,23 @@ const KIB = 1024;
 const MIB = 1024 * KIB;
 const SMALL = 64 * KIB; // a small block size: many blocks from little data
 
+/** Random blocks without end, and whether the consumer closed the generator. */
+function endlessInput(): { input(): AsyncGenerator<Buffer>; readonly closed: boolean } {
+  const state = { closed: false };
+  return {
+    async *input() {
+      try {
+        for (;;) yield randomBytes(SMALL);
+      } finally {
+        state.closed = true;
+      }
+    },
+    get closed() {
+      return state.closed;
+    },
+  };
+}
+
 async function* inPieces(data: Buffer, sizes: (i: number) => number = () => data.length): AsyncGenerator<Buffer> {
   for (let at = 0, i = 0; at < data.length || (i === 0 && data.length === 0); i++) {
     const n = Math.min(sizes(i), data.length - at);
@@ -222,14 +239,8 @@ describe("gcp parallel gzip: one gzip member that gunzip reads", function () {
   });
 
   it("an abort ends it with the signal's reason and closes the input", async () => {
-    let closed = false;
-    const endless = async function* () {
-      try {
-        for (;;) yield randomBytes(SMALL);
-      } finally {
-        closed = true;
-      }
-    };
+    const tracked = endlessInput();
+    const endless = tracked.input;
     const controller = new AbortController();
     const gz = parallelGzip(endless(), { blockSize: SMALL, concurrency: 2, signal: controller.signal });
     let pieces = 0;
@@ -242,7 +253,7 @@ describe("gcp parallel gzip: one gzip member that gunzip reads", function () {
       /stop now/,
     );
     assert.equal(pieces, 4);
-    assert.ok(closed, "the input was closed");
+    assert.ok(tracked.closed, "the input was closed");
     await assert.rejects(parallelGzip(endless(), { signal: AbortSignal.abort(new Error("already")) }).next(), /already/);
   });
 
@@ -253,30 +264,18 @@ describe("gcp parallel gzip: one gzip member that gunzip reads", function () {
     };
     await assert.rejects(gzipAll(failing(), { blockSize: SMALL, concurrency: 3 }), /the source broke/);
 
-    let closed = false;
-    const input = async function* () {
-      try {
-        for (;;) yield randomBytes(SMALL);
-      } finally {
-        closed = true;
-      }
-    };
+    const tracked = endlessInput();
+    const input = tracked.input;
     await assert.rejects(gzipAll(input(), { blockSize: SMALL, level: 42 }), /level/);
-    assert.ok(closed, "the input was closed");
+    assert.ok(tracked.closed, "the input was closed");
   });
 
   it("a consumer that stops early closes the input", async () => {
-    let closed = false;
-    const input = async function* () {
-      try {
-        for (;;) yield randomBytes(SMALL);
-      } finally {
-        closed = true;
-      }
-    };
+    const tracked = endlessInput();
+    const input = tracked.input;
     for await (const piece of parallelGzip(input(), { blockSize: SMALL })) {
       if (piece.length > 10) break;
     }
-    assert.ok(closed);
+    assert.ok(tracked.closed, "the input was closed");
   });
 });
