@@ -4,6 +4,7 @@
 // and then firmly (SIGKILL after KILL_GRACE_MS).
 
 import { spawn } from "node:child_process";
+import type { Duplex } from "node:stream";
 
 export interface RunChildOptions {
   signal: AbortSignal;
@@ -14,6 +15,8 @@ export interface RunChildOptions {
   onStdoutBytes?(chunk: Buffer): void;
   /** Called once with a pipe to the child's stdin; without it stdin is empty. */
   onStdin?(stdin: NodeJS.WritableStream): void;
+  /** Called once with a two-way channel on the child's fd 3 (a device it reads and writes through the engine). */
+  onChannel?(channel: Duplex): void;
   /** Called once the child is running, with its pid (the tool's own pid: setpriv execs it). */
   onSpawn?(pid: number): void;
 }
@@ -44,12 +47,17 @@ export function wrappedArgv(command: string, args: readonly string[]): [string, 
  * itself cannot start.
  */
 export function runChild(command: string, args: readonly string[], options: RunChildOptions): Promise<ChildResult> {
-  const { signal, onStdout, onStdoutBytes, onStdin, onSpawn } = options;
+  const { signal, onStdout, onStdoutBytes, onStdin, onChannel, onSpawn } = options;
   if (signal.aborted) return Promise.reject(signal.reason);
   const [file, argv] = wrappedArgv(command, args);
 
   return new Promise<ChildResult>((resolve, reject) => {
-    const child = spawn(file, argv, { cwd: options.cwd, stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn(file, argv, { cwd: options.cwd, stdio: onChannel ? ["pipe", "pipe", "pipe", "pipe"] : ["pipe", "pipe", "pipe"] });
+    if (onChannel) {
+      const channel = child.stdio[3] as Duplex;
+      channel.on("error", () => undefined); // the child's exit says why
+      onChannel(channel);
+    }
     child.stdin.on("error", () => undefined); // EPIPE once the child has exited: its exit says why
     if (onStdin) onStdin(child.stdin);
     else child.stdin.end(); // the child reads end-of-file, as from /dev/null
