@@ -35,6 +35,8 @@ export interface RunContext {
 export interface ProbeContext {
   credential(id: string): StorageCredential;
   signal: AbortSignal;
+  /** A private scratch directory, removed after the dry run. */
+  workDir: string;
 }
 
 export interface StepPlan {
@@ -61,6 +63,12 @@ export interface JobDefinition<P = any> {
    * (e.g. vCenter privileges), changing nothing there. Each problem names its field.
    */
   dryRunProbe?(params: P, ctx: ProbeContext): Promise<FieldError[]>;
+  /**
+   * `?dryRun=true` only, when the job would run on this machine: what the job would do, worked
+   * out without writing anything anywhere (e.g. a preparation's change record), returned with
+   * the dry run's answer.
+   */
+  dryRunPreview?(params: P, ctx: ProbeContext): Promise<Record<string, unknown>>;
   /** Options or platforms this engine does not implement: refused with a 400 under `refusalCode`. */
   unsupported?(params: P): FieldError[];
   refusalCode?: "UNSUPPORTED_OPTION" | "PLATFORM_NOT_SUPPORTED";

@@ -16,6 +16,11 @@ export interface TransferSpec {
   alignToMiB?: boolean;
   /** Also compute the full-content sha256 (IPS hashDisk); it costs a pass over every byte. */
   sha256?: boolean;
+  /**
+   * The "prepare" step, between fetch and convert: returns what to copy instead of the source
+   * (an overlay of it with the guest's edits), closed after the copy.
+   */
+  prepare?(source: DiskSource): Promise<DiskSource>;
 }
 
 export interface TransferResult {
@@ -34,6 +39,15 @@ export const TRANSFER_STEPS: StepPlan[] = [
   { name: "validate", weight: 2 },
   { name: "fetch", weight: 8 },
   { name: "convert", weight: 75 },
+  { name: "commit", weight: 15 },
+];
+
+/** A transfer with a "prepare" step (the guest's edits) before the copy. */
+export const PREPARE_TRANSFER_STEPS: StepPlan[] = [
+  { name: "validate", weight: 2 },
+  { name: "fetch", weight: 8 },
+  { name: "prepare", weight: 10 },
+  { name: "convert", weight: 65 },
   { name: "commit", weight: 15 },
 ];
 
@@ -58,7 +72,12 @@ export async function transferDisk(spec: TransferSpec, ctx: RunContext): Promise
     storage.openInput(spec.input.fileName, spec.input.format, workDir, { signal, onProgress: (done, total) => progress(total ? done / total : 1) }),
   );
   try {
-    return await copyToTarget(source, target, spec.output, ctx, { size: outputSize(source.virtualSize, spec), sha256: spec.sha256 });
+    const prepared = spec.prepare ? await ctx.step("prepare", () => spec.prepare!(source)) : source;
+    try {
+      return await copyToTarget(prepared, target, spec.output, ctx, { size: outputSize(source.virtualSize, spec), sha256: spec.sha256 });
+    } finally {
+      if (prepared !== source) await prepared.close();
+    }
   } finally {
     await source.close();
   }

@@ -1,7 +1,10 @@
 import { EventEmitter } from "node:events";
 import { randomUUID } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { EngineError, ValidationFailedError } from "../errors";
-import { SubmitContext } from "../jobs/definition";
+import { ProbeContext, SubmitContext } from "../jobs/definition";
 import { JOB_DEFINITIONS } from "../jobs/definitions";
 import { isFinished, JobReport, JobType, JobView } from "../jobs/model";
 import { referencedCredentials } from "../jobs/storage-fields";
@@ -24,6 +27,20 @@ export interface JobServiceDeps {
 
 /** How long a dry run's live checks may take. */
 const DRY_RUN_PROBE_MS = 60_000;
+/** How long a dry run may take to work out what the job would do (a preparation reads the guest). */
+const DRY_RUN_PREVIEW_MS = 10 * 60_000;
+
+/** A dry run that finds the job would fail answers 422 with the job's own code (a job failure is a 500 otherwise). */
+async function dryRunFailure<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    if (error instanceof EngineError && error.status === 500 && error.code !== "INTERNAL") {
+      throw new EngineError(error.code, 422, `The dry run found that the job would fail: ${error.message}`, undefined, { cause: error });
+    }
+    throw error;
+  }
+}
 
 export type SubmitResult =
   | { job: JobView; /** An earlier submission with the same clientToken. */ replayed: boolean }
@@ -33,6 +50,8 @@ export type SubmitResult =
       parameters: Record<string, unknown>;
       /** Jobs with live checks (e.g. vCenter privileges): whether they ran (only for jobs of the embedded connector). */
       platformChecked?: boolean;
+      /** What the job would do (e.g. a preparation's change record), for jobs that can tell without writing. */
+      preview?: Record<string, unknown>;
     };
 
 /** The queue: accepts jobs, hands them to connectors, records what they report. */
@@ -75,19 +94,27 @@ export class JobService {
       throw new EngineError(code, 400, `The request asks for something this engine cannot do: ${list}`, refused);
     }
     if (dryRun) {
-      if (!definition.dryRunProbe) return { dryRun: true, valid: true, parameters: params };
+      if (!definition.dryRunProbe && !definition.dryRunPreview) return { dryRun: true, valid: true, parameters: params };
       if (!ctx.runsHere) return { dryRun: true, valid: true, parameters: params, platformChecked: false };
       const credentials = await this.resolveCredentials(customerId, params);
-      const probed = await definition.dryRunProbe(params, {
-        credential: (id) => {
-          const found = credentials.find((c) => c.id === id);
-          if (!found) throw new ValidationFailedError([{ field: "body", message: `names credential '${id}', which does not exist` }]);
-          return found;
-        },
-        signal: AbortSignal.timeout(DRY_RUN_PROBE_MS),
-      });
-      if (probed.length > 0) throw new ValidationFailedError(probed);
-      return { dryRun: true, valid: true, parameters: params, platformChecked: true };
+      const workDir = mkdtempSync(join(tmpdir(), "imageport-dry-run-"));
+      try {
+        const probeCtx: ProbeContext = {
+          credential: (id) => {
+            const found = credentials.find((c) => c.id === id);
+            if (!found) throw new ValidationFailedError([{ field: "body", message: `names credential '${id}', which does not exist` }]);
+            return found;
+          },
+          signal: AbortSignal.timeout(DRY_RUN_PROBE_MS),
+          workDir,
+        };
+        const probed = (await definition.dryRunProbe?.(params, probeCtx)) ?? [];
+        if (probed.length > 0) throw new ValidationFailedError(probed);
+        const preview = definition.dryRunPreview ? await dryRunFailure(() => definition.dryRunPreview!(params, { ...probeCtx, signal: AbortSignal.timeout(DRY_RUN_PREVIEW_MS) })) : undefined;
+        return { dryRun: true, valid: true, parameters: params, platformChecked: true, ...(preview ? { preview } : {}) };
+      } finally {
+        rmSync(workDir, { recursive: true, force: true });
+      }
     }
 
     const clientToken = typeof params.clientToken === "string" ? params.clientToken : undefined;

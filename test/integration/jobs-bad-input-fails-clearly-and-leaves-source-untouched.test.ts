@@ -70,17 +70,37 @@ describe("bad job input gets a clear error and loses nothing", function () {
     assert.equal(slash.fields[0]!.field, "outputImageFilename");
   });
 
-  it("refuses preparation options it does not implement instead of ignoring them", async () => {
+  it("refuses the preparation options that need a VM, saying imageport prepares without one", async () => {
+    const e = await refused("prepare", { ...base, provisioningType: "Mcs", ceVmSku: "Standard_D4s_v5", networkIsolation: true, networkTags: ["ips"] });
+    assert.equal(e.code, "UNSUPPORTED_OPTION");
+    assert.deepEqual(e.fields.map((f) => f.field).sort(), ["ceVmSku", "networkIsolation", "networkTags"]);
+    assert.match(e.message, /without any VM/);
+  });
+
+  it("refuses preparation options that are malformed or do not fit the provisioning type, naming each field", async () => {
     const e = await refused("prepare", {
       ...base,
       provisioningType: "Mcs",
-      domainUnjoin: true,
-      xdReconfigure: [{ ParameterName: "controllers", ParameterValue: "ddc1.example.com" }],
-      installMisa: true,
+      xdReconfigure: [
+        { ParameterName: "controllers", ParameterValue: "ddc1.example.com; rm -rf /" },
+        { ParameterName: "portnumber", ParameterValue: "70000" },
+        { ParameterName: "listOfSids", ParameterValue: "S-1-5" },
+      ],
+      installPvs: "2203",
+      pvsInstaller: "PVS_Device_x64.msi",
+      misaInstaller: "misa.msi",
     });
-    assert.equal(e.code, "UNSUPPORTED_OPTION");
-    assert.deepEqual(e.fields.map((f) => f.field).sort(), ["domainUnjoin", "installMisa", "xdReconfigure"]);
-    assert.match(e.message, /not supported yet/);
+    assert.equal(e.code, "VALIDATION_FAILED");
+    assert.deepEqual(e.fields.map((f) => f.field).sort(), [
+      "installPvs",
+      "installerStorageLocation",
+      "misaInstaller",
+      "xdReconfigure[0].ParameterValue",
+      "xdReconfigure[1].ParameterValue",
+      "xdReconfigure[2].ParameterName",
+    ]);
+    const skip = await refused("prepare", { ...base, provisioningType: "Pvs", skipGuestPreparation: true, domainUnjoin: true });
+    assert.deepEqual(skip.fields.map((f) => f.field), ["domainUnjoin"]);
   });
 
   it("validates a dry run without creating a job", async () => {

@@ -88,9 +88,10 @@ describe("export, prepare and publish jobs write disks identical to their source
     assert.equal(artifacts.blockDigest, independentBlockDigest(out, "vhdx", world.root));
   });
 
-  it("prepares a disk from an SMB share for MCS as a whole-MiB VHDX in a local directory", async () => {
+  it("prepares a data disk from an SMB share (format and geometry only) as a whole-MiB VHDX in a local directory", async () => {
     const job = await world.run("prepare", {
       provisioningType: "Mcs",
+      skipGuestPreparation: true,
       inputStorageLocation: { location: world.smbLocation("exports/"), credentialId: "smb" },
       inputImageFilename: "golden-fixed.vhd",
       outputStorageLocation: { location: world.fileLocation(world.outputDir) },
@@ -125,9 +126,10 @@ describe("export, prepare and publish jobs write disks identical to their source
     assert.deepEqual(readdirSync(join(world.shareDir, "store")).sort(), ["Golden-2026.vdisk.json", "Golden-2026.vhdx"]);
   });
 
-  it("prepares and publishes in one job, reporting every step's progress", async () => {
+  it("prepares (format and geometry only) and publishes in one job, reporting every step's progress", async () => {
     const job = await world.run("prepareAndPublish", {
       provisioningType: "Pvs",
+      skipGuestPreparation: true,
       inputStorageLocation: { location: world.fileLocation(world.inputDir) },
       inputImageFilename: "golden.qcow2",
       outputStorageLocation: { location: world.smbLocation("store/"), credentialId: "smb" },

@@ -1,9 +1,12 @@
 import { DiskFormat } from "../../disk";
 import { JobDefinition } from "../definition";
+import { guestStep, previewGuest } from "../guest-step";
 import { commonProperties, DISK_FORMAT_NAMES, inputProperties, objectSchema, outputProperties, prepareOptionProperties } from "../schemas";
 import { checkTransferFields, inputFormat, TransferParams } from "../storage-fields";
-import { TRANSFER_STEPS, transferDisk } from "../transfer";
-import { MIB, PrepareOptions, unsupportedPrepareOptions } from "./prepare-options";
+import { PREPARE_TRANSFER_STEPS, TRANSFER_STEPS, transferDisk } from "../transfer";
+import { checkPrepareOptions, PrepareOptions, unsupportedPrepareOptions } from "./prepare-options";
+
+const MIB = 1024 * 1024;
 
 export interface PrepareParams extends PrepareOptions, TransferParams {
   provisioningType: "Mcs" | "Pvs";
@@ -13,12 +16,14 @@ export interface PrepareParams extends PrepareOptions, TransferParams {
 }
 
 /**
- * A disk prepared for MCS or PVS: the target's format and geometry (virtual size a whole
- * number of MiB, grown to outputSizeMb when asked), verified against the source.
+ * A disk prepared for MCS or PVS: the guest prepared offline (engine/prepare: facts, VDA
+ * controllers, first-boot steps, the change record), in the target's format and geometry
+ * (virtual size a whole number of MiB, grown to outputSizeMb when asked), verified against
+ * the prepared content.
  */
 export const prepareJob: JobDefinition<PrepareParams> = {
   type: "prepare",
-  summary: "Prepare a disk for MCS or PVS provisioning (format and geometry)",
+  summary: "Prepare a disk for MCS or PVS provisioning (the guest, offline; format and geometry)",
   body: objectSchema(
     {
       ...commonProperties,
@@ -30,11 +35,13 @@ export const prepareJob: JobDefinition<PrepareParams> = {
     },
     ["provisioningType", "inputStorageLocation", "inputImageFilename", "outputStorageLocation", "outputImageFilename"],
   ),
-  validate: checkTransferFields,
+  validate: async (p, ctx) => [...(await checkTransferFields(p, ctx)), ...(await checkPrepareOptions(p, ctx))],
   unsupported: unsupportedPrepareOptions,
-  steps: () => TRANSFER_STEPS,
+  dryRunPreview: previewGuest,
+  steps: (p) => (p.skipGuestPreparation ? TRANSFER_STEPS : PREPARE_TRANSFER_STEPS),
   async run(p, ctx) {
     const format = p.outputImageFormat ?? "vhdx";
+    const guest = guestStep(p, ctx);
     const result = await transferDisk(
       {
         input: { location: p.inputStorageLocation, fileName: p.inputImageFilename, format: inputFormat(p.inputImageFilename, p.inputImageFormat)! },
@@ -47,6 +54,7 @@ export const prepareJob: JobDefinition<PrepareParams> = {
         },
         minSize: p.outputSizeMb !== undefined ? p.outputSizeMb * MIB : undefined,
         alignToMiB: true,
+        prepare: guest?.prepare,
       },
       ctx,
     );
@@ -59,6 +67,7 @@ export const prepareJob: JobDefinition<PrepareParams> = {
       virtualSizeBytes: result.virtualSizeBytes,
       sourceVirtualSizeBytes: result.sourceVirtualSizeBytes,
       blockDigest: result.blockDigest,
+      ...guest?.artifacts(),
     });
   },
 };

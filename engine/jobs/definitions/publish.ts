@@ -2,8 +2,9 @@ import { FieldError } from "../../errors";
 import { JobDefinition, RunContext, StepPlan, SubmitContext } from "../definition";
 import { commonProperties, inputProperties, objectSchema, outputProperties, prepareOptionProperties } from "../schemas";
 import { checkTransferFields, inputFormat, TransferParams } from "../storage-fields";
-import { TRANSFER_STEPS, transferDisk } from "../transfer";
-import { PrepareOptions, unsupportedPrepareOptions } from "./prepare-options";
+import { guestStep, previewGuest } from "../guest-step";
+import { PREPARE_TRANSFER_STEPS, TRANSFER_STEPS, transferDisk } from "../transfer";
+import { checkPrepareOptions, PrepareOptions, unsupportedPrepareOptions } from "./prepare-options";
 
 export interface PublishParams extends TransferParams {
   overwriteOutput?: boolean;
@@ -11,6 +12,7 @@ export interface PublishParams extends TransferParams {
 }
 
 export const PUBLISH_STEPS: StepPlan[] = [...TRANSFER_STEPS, { name: "properties", weight: 1 }];
+const PREPARE_AND_PUBLISH_STEPS: StepPlan[] = [...PREPARE_TRANSFER_STEPS, { name: "properties", weight: 1 }];
 
 /** The file beside a published vDisk that says what it is and where it came from. */
 export function propertiesFileName(vdiskFileName: string): string {
@@ -34,13 +36,15 @@ async function validatePublish(p: PublishParams, ctx: SubmitContext): Promise<Fi
   return errors;
 }
 
-/** Copies a prepared disk into a PVS store as a VHDX vDisk, with its properties file beside it. */
-async function publish(p: PublishParams, ctx: RunContext, provisioningType?: string): Promise<void> {
+/** Copies a prepared disk into a PVS store as a VHDX vDisk, with its properties file beside it (preparing it first for prepareAndPublish). */
+async function publish(p: PublishParams & PrepareOptions, ctx: RunContext, provisioningType?: "Mcs" | "Pvs"): Promise<void> {
+  const guest = provisioningType ? guestStep({ ...p, provisioningType }, ctx) : undefined;
   const result = await transferDisk(
     {
       input: { location: p.inputStorageLocation, fileName: p.inputImageFilename, format: inputFormat(p.inputImageFilename, p.inputImageFormat)! },
       output: { location: p.outputStorageLocation, fileName: p.outputImageFilename, format: "vhdx", subformat: "dynamic", overwrite: p.overwriteOutput ?? false },
       alignToMiB: true,
+      prepare: guest?.prepare,
     },
     ctx,
   );
@@ -69,6 +73,7 @@ async function publish(p: PublishParams, ctx: RunContext, provisioningType?: str
     virtualSizeBytes: result.virtualSizeBytes,
     sourceVirtualSizeBytes: result.sourceVirtualSizeBytes,
     blockDigest: result.blockDigest,
+    ...guest?.artifacts(),
   });
 }
 
@@ -87,8 +92,9 @@ export const prepareAndPublishJob: JobDefinition<PublishParams & PrepareOptions>
   type: "prepareAndPublish",
   summary: "Prepare a disk and publish it to a PVS store in one job",
   body: objectSchema({ ...publishProperties, ...prepareOptionProperties }, ["provisioningType", ...publishRequired]),
-  validate: validatePublish,
+  validate: async (p, ctx) => [...(await validatePublish(p, ctx)), ...(await checkPrepareOptions(p, ctx))],
   unsupported: unsupportedPrepareOptions,
-  steps: () => PUBLISH_STEPS,
+  dryRunPreview: (p, ctx) => previewGuest({ ...p, provisioningType: p.provisioningType! }, ctx),
+  steps: (p) => (p.skipGuestPreparation ? PUBLISH_STEPS : PREPARE_AND_PUBLISH_STEPS),
   run: (p, ctx) => publish(p, ctx, p.provisioningType),
 };
