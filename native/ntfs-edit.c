@@ -16,9 +16,10 @@
 // metafiles ($MFT, $LogFile, ... $Extend) at the root, which `stat` still finds. Types: a
 // directory is "dir"; a symbolic link or a junction is "symlink"; another reparse point (WOF
 // compressed, deduplicated, cloud files: their unnamed $DATA is not their content) and an
-// Interix special file are "other"; the rest is "file". New files and directories get the
-// security descriptor ntfscp gives them (everyone full control), and a DOS-compatible
-// POSIX-namespace name, as libntfs-3g's ntfs_create makes them.
+// Interix special file are "other"; the rest is "file". `cat` and `put` take files only (a
+// reparse point answers EINVAL). New files and directories are made as ntfscp makes them
+// (ntfs_create): a security descriptor giving everyone full control, a POSIX-namespace name
+// and no 8.3 alias; a name Windows cannot open (CON, a:b, "x.") is refused with EINVAL.
 
 #include "volume-tool.h"
 
@@ -512,6 +513,9 @@ static int write_data(ntfs_inode *ni, const char *data, size_t size) {
       if (n <= 0) err = n < 0 ? -(errno ? errno : EIO) : -EIO;
       else done += (size_t)n;
     }
+    if (err == -ENOSPC) {
+      snprintf(tool_message, sizeof tool_message, "the volume has no room for %zu bytes (%lld bytes free); free some space in Windows, or extend the volume", size, (long long)volume->free_clusters * volume->cluster_size);
+    }
   }
   ntfs_attr_close(na);
   if (!err) ntfs_inode_update_times(ni, NTFS_UPDATE_MCTIME);
@@ -526,6 +530,12 @@ static int open_or_create(ntfs_inode *dir, const char *leaf, mode_t type, ntfs_i
   ntfschar *uname;
   int length;
   if ((err = to_ntfs_name(leaf, &uname, &length))) return err;
+  // libntfs-3g would write a name Windows cannot open (CON, a:b, "x."): refuse it instead.
+  if (ntfs_forbidden_names(volume, uname, length, TRUE)) {
+    free(uname);
+    snprintf(tool_message, sizeof tool_message, "Windows does not allow the name %.200s (a reserved device name, one of \\ / : * ? \" < > | or a control character, or a trailing dot or space)", leaf);
+    return -EINVAL;
+  }
   *ni = ntfs_create(dir, const_cpu_to_le32(0), uname, (u8)length, type);
   err = *ni ? 0 : -(errno ? errno : EIO);
   free(uname);

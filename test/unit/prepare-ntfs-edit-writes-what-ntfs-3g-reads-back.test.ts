@@ -122,6 +122,9 @@ describe("prepare: ntfs-edit writes what ntfs-3g reads back", function () {
       assert.ok((await volume.readFile("/windows/SETUP/scripts/setupcomplete.CMD")).equals(setupComplete));
       assert.deepEqual(await volume.list("/Windows/Setup/Scripts"), [{ name: "SetupComplete.cmd", type: "file" }]);
       assert.deepEqual(await volume.stat("/BIG.BIN"), { type: "file", size: big.length });
+      // Names are UTF-8 on the protocol and UTF-16 on disk; case folds beyond ASCII too.
+      await volume.writeFile("/Windows/Setup/Déjà vu €.txt", hosts);
+      assert.deepEqual(await volume.stat("/Windows/Setup/DÉJÀ VU €.TXT"), { type: "file", size: hosts.length });
 
       await volume.writeFile("/junk.txt", Buffer.from("to be removed"));
       await volume.remove("/JUNK.TXT");
@@ -131,6 +134,8 @@ describe("prepare: ntfs-edit writes what ntfs-3g reads back", function () {
       await assert.rejects(volume.remove("/Windows/Setup"), (e: unknown) => e instanceof VolumeCommandError && e.errno === "ENOTEMPTY");
       await assert.rejects(volume.mkdir("/Windows/setup"), (e: unknown) => e instanceof VolumeCommandError && e.errno === "EEXIST");
       await assert.rejects(volume.writeFile("/No/Such/Dir/file.txt", hosts), (e: unknown) => e instanceof VolumeCommandError && e.errno === "ENOENT");
+      await assert.rejects(volume.writeFile("/Windows/bad:name.txt", hosts), (e: unknown) => e instanceof VolumeCommandError && e.errno === "EINVAL");
+      await assert.rejects(volume.mkdir("/CON"), (e: unknown) => e instanceof VolumeCommandError && e.errno === "EINVAL");
       await assert.rejects(volume.symlink("/link", "/Windows"), (e: unknown) => e instanceof VolumeCommandError && e.errno === "EOPNOTSUPP");
       await volume.close();
     });
@@ -147,7 +152,8 @@ describe("prepare: ntfs-edit writes what ntfs-3g reads back", function () {
     assert.equal((await ntfsCat(partition, "/empty.txt")).length, 0);
     assert.ok((await ntfsCat(partition, "/Windows/System32/drivers/etc/hosts")).equals(hosts));
     assert.deepEqual(await ntfsList(partition, "/Windows/System32/drivers/etc"), ["hosts"]);
-    assert.deepEqual((await ntfsList(partition, "/Windows/Setup")).sort(), ["Scripts"]);
+    assert.deepEqual((await ntfsList(partition, "/Windows/Setup")).sort(), ["Déjà vu €.txt", "Scripts"]);
+    assert.ok((await ntfsCat(partition, "/Windows/Setup/Déjà vu €.txt")).equals(hosts));
     assert.deepEqual((await ntfsList(partition, "/")).sort(), ["Program Files", "Windows", "big.bin", "bootmgr", "empty.txt"]);
     for (const [name, data] of Object.entries(TREE)) {
       if (name === "/Windows/System32/drivers/etc/hosts") continue;
