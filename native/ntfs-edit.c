@@ -622,9 +622,10 @@ static int op_remove(const char *path) {
     free(copy);
     return err;
   }
-  // ntfs_delete finds the name to remove ignoring case too, and closes both inodes.
+  // ntfs_delete finds the name to remove ignoring case too, and closes both inodes. No path:
+  // it only names an entry of libntfs-3g's path cache, which this tool never fills.
   NVolClearCaseSensitive(volume);
-  if (ntfs_delete(volume, path, ni, dir, uname, (u8)length)) err = -(errno ? errno : EIO);
+  if (ntfs_delete(volume, NULL, ni, dir, uname, (u8)length)) err = -(errno ? errno : EIO);
   NVolSetCaseSensitive(volume);
   free(uname);
   free(copy);
