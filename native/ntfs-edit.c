@@ -452,7 +452,7 @@ static int op_list(const char *path, list_emit emit, void *ctx) {
 static int read_data(ntfs_inode *ni, char **data, size_t *size) {
   ntfs_attr *na = open_data(ni);
   if (!na) {
-    if (errno != ENOENT) return -errno;
+    if (errno != ENOENT) return -(errno ? errno : EIO);
     *data = malloc(1);
     *size = 0;
     return *data ? 0 : -ENOMEM;
@@ -468,7 +468,7 @@ static int read_data(ntfs_inode *ni, char **data, size_t *size) {
     while (done < na->data_size) {
       s64 n = ntfs_attr_pread(na, done, na->data_size - done, *data + done);
       if (n <= 0) {
-        err = n < 0 ? -errno : -EIO;
+        err = n < 0 && errno ? -errno : -EIO;
         if (err == -EACCES) snprintf(tool_message, sizeof tool_message, "the file is encrypted with EFS and cannot be read offline");
         break;
       }
@@ -507,13 +507,13 @@ static int write_data(ntfs_inode *ni, const char *data, size_t size) {
   } else if (ntfs_attr_truncate(na, 0)) {
     err = -(errno ? errno : EIO);
   } else {
-    // One write: libntfs-3g allocates the whole size at once, as contiguous as it can.
+    // Whole: libntfs-3g allocates the size at once, as contiguous as it can (short writes loop).
     for (size_t done = 0; done < size && !err;) {
       s64 n = ntfs_attr_pwrite(na, (s64)done, (s64)(size - done), data + done);
       if (n <= 0) err = n < 0 ? -(errno ? errno : EIO) : -EIO;
       else done += (size_t)n;
     }
-    if (err == -ENOSPC) {
+    if (err == -ENOSPC && !ntfs_volume_get_free_space(volume)) {
       snprintf(tool_message, sizeof tool_message, "the volume has no room for %zu bytes (%lld bytes free); free some space in Windows, or extend the volume", size, (long long)volume->free_clusters * volume->cluster_size);
     }
   }

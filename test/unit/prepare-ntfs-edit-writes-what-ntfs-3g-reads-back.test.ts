@@ -1,7 +1,7 @@
 // native/ntfs-edit through the engine's client (openGuestVolume) against the ntfs-3g tools: what
 // it writes into a volume (a partition 1 MiB into a disk file) ntfscat and ntfsls read back
-// byte-exact, ntfsfix finds nothing wrong, and every file it did not touch keeps its bytes. It
-// refuses, with its code and without writing a byte, a BitLocker volume, a volume that is not
+// byte-exact, ntfsfix finds nothing wrong, and every file it did not touch keeps its bytes; a
+// file that does not fit fails with ENOSPC and leaves the volume consistent. It refuses, with its code and without writing a byte, a BitLocker volume, a volume that is not
 // NTFS, a dirty volume and a hibernated Windows.
 
 import * as assert from "node:assert/strict";
@@ -159,6 +159,18 @@ describe("prepare: ntfs-edit writes what ntfs-3g reads back", function () {
       if (name === "/Windows/System32/drivers/etc/hosts") continue;
       assert.equal(sha256(await ntfsCat(partition, name)), sha256(data), `${name} changed`);
     }
+  });
+
+  it("answers ENOSPC for a file bigger than the free space, and leaves the volume consistent", async () => {
+    const image = await volumeCopy("full.img");
+    await withVolume(image, 0, VOLUME, async (volume) => {
+      await assert.rejects(volume.writeFile("/too-big.bin", Buffer.alloc(VOLUME)), (e: unknown) => e instanceof VolumeCommandError && e.errno === "ENOSPC" && /no room/.test(e.message));
+      await volume.writeFile("/fits.txt", Buffer.from("still works"));
+      await volume.close();
+    });
+    assert.match(await ntfsCheck(image), /processed successfully/);
+    assert.equal((await ntfsCat(image, "/fits.txt")).toString(), "still works");
+    assert.ok((await ntfsCat(image, "/Windows/System32/config/SYSTEM")).equals(TREE["/Windows/System32/config/SYSTEM"]));
   });
 
   it("refuses a BitLocker volume with GUEST_ENCRYPTED", async () => {
