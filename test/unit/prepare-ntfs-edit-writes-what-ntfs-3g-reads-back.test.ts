@@ -1,8 +1,9 @@
 // native/ntfs-edit through the engine's client (openGuestVolume) against the ntfs-3g tools: what
 // it writes into a volume (a partition 1 MiB into a disk file) ntfscat and ntfsls read back
 // byte-exact, ntfsfix finds nothing wrong, and every file it did not touch keeps its bytes; a
-// file that does not fit fails with ENOSPC and leaves the volume consistent. It refuses, with its code and without writing a byte, a BitLocker volume, a volume that is not
-// NTFS, a dirty volume and a hibernated Windows.
+// file that does not fit fails with ENOSPC and leaves the volume consistent. It refuses, with
+// its code and without writing a byte, a BitLocker volume, a volume that is not NTFS, a dirty
+// volume and a hibernated Windows.
 
 import * as assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
