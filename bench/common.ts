@@ -142,7 +142,7 @@ export interface TimedJob {
 }
 
 /** Submits a job to the engine and polls it (50-200 ms) until it ends; throws unless it completes. */
-export async function runJob(engine: EngineProcess, type: "upload" | "export", body: Record<string, unknown>, maxWaitMs: number): Promise<TimedJob> {
+export async function runJob(engine: EngineProcess, type: "upload" | "export" | "prepare", body: Record<string, unknown>, maxWaitMs: number): Promise<TimedJob> {
   const client = engine.client(BENCH_CLIENT);
   const t = process.hrtime.bigint();
   // A clientToken makes the start repeatable, so the client retries it like any idempotent call.

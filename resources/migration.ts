@@ -3,7 +3,7 @@ import { ExportJob } from "./export-job";
 import { PrepareJob } from "./prepare-job";
 import { PublishJob } from "./publish-job";
 import { Image } from "./image";
-import { JobTimeoutsArgs, StorageLocation, StorageLocationArgs, VsphereSourceArgs } from "./types";
+import { GuestFacts, GuestPreparationArgs, JobTimeoutsArgs, StorageLocation, StorageLocationArgs, VsphereSourceArgs } from "./types";
 import { UploadJob } from "./upload-job";
 
 export const MIGRATION_WORKFLOWS = ["McsToMcs", "PvsToMcs", "PvsToPvs", "McsToPvs"] as const;
@@ -32,6 +32,11 @@ export interface MigrationArgs {
     diskName?: pulumi.Input<string>;
     snapshotName?: pulumi.Input<string>;
   };
+  /**
+   * How the guest is prepared (the PrepareJob's or PublishJob's guest inputs): VDA controllers,
+   * domain unjoin, installers; `skipGuestPreparation` for a disk without an OS.
+   */
+  guest?: GuestPreparationArgs;
   /** MCS targets: the Citrix hosting unit of the catalog, for `masterImagePath`. */
   hostingUnit?: pulumi.Input<string>;
   /** The resource location whose connectors run every step (default `local`). */
@@ -65,6 +70,8 @@ export class Migration extends pulumi.ComponentResource {
   readonly masterImagePath?: pulumi.Output<string | undefined>;
   /** AWS: the AMI's snapshot. */
   readonly snapshotId?: pulumi.Output<string | undefined>;
+  /** What the preparation found in the guest (OS, version, hostname, VDA, boot type). */
+  readonly guest: pulumi.Output<GuestFacts | undefined>;
   /** Block digest of the migrated image's content, verified at each step (docs/engine.md says how to recompute it). */
   readonly blockDigest: pulumi.Output<string>;
 
@@ -99,6 +106,7 @@ export class Migration extends pulumi.ComponentResource {
       // Preparation for PVS and publishing run as one job (IPS prepareAndPublish).
       this.publishJob = new PublishJob(`${name}-publish`, {
         ...common,
+        ...args.guest,
         provisioningType: "Pvs",
         inputStorageLocation: disk.location,
         inputImageFilename: disk.imageFilename,
@@ -107,16 +115,19 @@ export class Migration extends pulumi.ComponentResource {
         vdiskDescription: args.pvs!.description,
       }, child);
       this.vdiskUri = this.publishJob.vdiskUri;
+      this.guest = this.publishJob.guest;
       this.blockDigest = this.publishJob.blockDigest;
     } else {
       this.prepareJob = new PrepareJob(`${name}-prepare`, {
         ...common,
+        ...args.guest,
         provisioningType: "Mcs",
         inputStorageLocation: disk.location,
         inputImageFilename: disk.imageFilename,
         outputStorageLocation: args.staging!,
         outputImageFilename: `${name}-mcs.vhdx`,
       }, child);
+      this.guest = this.prepareJob.guest;
       const input = { inputStorageLocation: this.prepareJob.outputStorageLocation, inputImageFilename: this.prepareJob.outputImageFilename };
       const placement = args.aws
         ? { platform: "aws" as const, region: args.aws.region, platformCredentialId: args.aws.credentialId }
@@ -142,6 +153,6 @@ export class Migration extends pulumi.ComponentResource {
       this.snapshotId = this.uploadJob.snapshotId;
       this.blockDigest = this.uploadJob.blockDigest;
     }
-    this.registerOutputs({ vdiskUri: this.vdiskUri, imageId: this.imageId, masterImagePath: this.masterImagePath, snapshotId: this.snapshotId, blockDigest: this.blockDigest });
+    this.registerOutputs({ vdiskUri: this.vdiskUri, imageId: this.imageId, masterImagePath: this.masterImagePath, snapshotId: this.snapshotId, blockDigest: this.blockDigest, guest: this.guest });
   }
 }

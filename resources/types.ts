@@ -31,6 +31,65 @@ export type ExportFormat = "vhd" | "vhdx";
 export type DiskType = "dynamic" | "fixed";
 export type ProvisioningType = "Mcs" | "Pvs";
 
+/** One VDA setting (IPS's xdReconfigure): `controllers`, `portnumber` or `enable_hdx_ports`. */
+export interface XdReconfigureParameter {
+  ParameterName: string;
+  ParameterValue: string;
+}
+
+/** The guest preparation's inputs (PrepareJob, and PublishJob with provisioningType). */
+export interface GuestPreparationArgs {
+  /** VDA settings: controllers go where the VDA reads them; ports through the VDA's own /reconfigure at first boot. */
+  xdReconfigure?: pulumi.Input<pulumi.Input<XdReconfigureParameter>[]>;
+  /** Leave the AD domain at first boot. */
+  domainUnjoin?: pulumi.Input<boolean>;
+  /** Mcs: install the machine identity service agent at first boot (from misaInstaller). */
+  installMisa?: pulumi.Input<boolean>;
+  /** Mcs: install MCS I/O at first boot (from mcsioInstaller). */
+  installMcsio?: pulumi.Input<boolean>;
+  /** Pvs: the PVS target device version to install at first boot (from pvsInstaller). */
+  installPvs?: pulumi.Input<string>;
+  /** The directory holding the installers. */
+  installerStorageLocation?: pulumi.Input<StorageLocationArgs>;
+  misaInstaller?: pulumi.Input<string>;
+  mcsioInstaller?: pulumi.Input<string>;
+  pvsInstaller?: pulumi.Input<string>;
+  /** Format and geometry only, for a disk with no OS: the guest is not looked at or changed. */
+  skipGuestPreparation?: pulumi.Input<boolean>;
+}
+
+export const GUEST_PREPARATION_INPUTS = [
+  "xdReconfigure",
+  "domainUnjoin",
+  "installMisa",
+  "installMcsio",
+  "installPvs",
+  "installerStorageLocation",
+  "misaInstaller",
+  "mcsioInstaller",
+  "pvsInstaller",
+  "skipGuestPreparation",
+] as const;
+
+/** What the preparation found in the guest. */
+export interface GuestFacts {
+  osFamily: "Windows" | "Linux";
+  productName?: string;
+  version?: string;
+  build?: string;
+  edition?: string;
+  architecture?: string;
+  hostname?: string;
+  domain?: string;
+  workgroup?: string;
+  vdaVersion?: string;
+  bootType: "UEFI" | "BIOS";
+  systemPartition: number;
+  fileSystem: string;
+}
+
+export const GUEST_PREPARATION_OUTPUTS = ["guest", "changeRecord", "guestRecordPath"] as const;
+
 /** The inputs every disk-to-disk job takes. */
 /** How a job reaches vCenter. */
 export interface VsphereConnectionArgs {

@@ -18,7 +18,16 @@ export type Change =
   | { kind: "file"; path: string; action: "created" | "replaced" | "removed"; before?: FileState; after?: FileState }
   | { kind: "directory"; path: string; action: "created" | "removed" }
   | { kind: "symlink"; path: string; action: "created"; target: string }
-  | { kind: "registry"; hive: string; key: string; name: string; before?: RecordedRegistryValue; after?: RecordedRegistryValue };
+  | {
+      kind: "registry";
+      hive: string;
+      action: "set-value" | "delete-value" | "create-key" | "delete-key";
+      key: string;
+      /** The value's name ("" the default value); absent for a key. */
+      name?: string;
+      before?: RecordedRegistryValue;
+      after?: RecordedRegistryValue;
+    };
 
 export interface FileState {
   size: number;

@@ -2,15 +2,16 @@ import * as pulumi from "@pulumi/pulumi";
 import * as imageport from "pulumi-imageport";
 
 // A golden image moved into a PVS store on the embedded engine, with local directories:
-// export it to VHDX, prepare it for PVS, publish it as a vDisk. `scripts/demo` makes the
-// directories and a small source disk; point `imageDir` at your own to move a real one.
+// export it to VHDX, prepare it for PVS (the guest is edited offline: its facts read, a change
+// record written), publish it as a vDisk. `scripts/demo` makes the directories and a small
+// Linux source disk; point `imageDir` at your own to move a real one.
 const config = new pulumi.Config();
 const imageDir = config.require("imageDir");
 const dir = (name: string) => ({ location: `file://${imageDir}/${name}/` });
 
 const exported = new imageport.ExportJob("golden-export", {
   inputStorageLocation: dir("source"),
-  inputImageFilename: config.get("sourceDisk") ?? "golden.qcow2",
+  inputImageFilename: config.get("sourceDisk") ?? "golden-linux.qcow2",
   outputStorageLocation: dir("exports"),
   outputImageFilename: config.get("exportName") ?? "golden.vhdx",
   timeouts: { create: "30m" },
@@ -35,6 +36,8 @@ const vdisk = new imageport.PublishJob("golden-vdisk", {
 export const exportUri = exported.outputUri;
 export const exportBlockDigest = exported.blockDigest;
 export const preparedUri = prepared.outputUri;
+export const guestOs = prepared.guest.apply((g) => g?.osFamily);
+export const guestProduct = prepared.guest.apply((g) => g?.productName);
 export const vdiskUri = vdisk.vdiskUri;
 export const vdiskPropertiesUri = vdisk.propertiesUri;
 export const vdiskBlockDigest = vdisk.blockDigest;

@@ -1,6 +1,6 @@
 import { integerInRange } from "../checks";
 import { jobResource } from "../jobs/job-resource";
-import { transferOutputs } from "./transfer-outputs";
+import { guestOutputs, transferOutputs } from "./transfer-outputs";
 
 /** PrepareJob: a disk prepared for MCS or PVS (IPS $prepare). */
 export const prepareJobHandler = jobResource({
@@ -9,5 +9,5 @@ export const prepareJobHandler = jobResource({
   jobType: () => "prepare",
   jobTypes: ["prepare"],
   check: (inputs) => integerInRange(inputs, "outputSizeMb", 1, 67_108_864),
-  outputs: (a) => ({ ...transferOutputs(a), outputUri: a.outputUri, format: a.format }),
+  outputs: (a) => ({ ...transferOutputs(a), ...guestOutputs(a), outputUri: a.outputUri, format: a.format }),
 });

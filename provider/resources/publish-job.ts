@@ -1,6 +1,6 @@
 import { checkFileName } from "../jobs/checks";
 import { jobResource } from "../jobs/job-resource";
-import { transferOutputs } from "./transfer-outputs";
+import { guestOutputs, transferOutputs } from "./transfer-outputs";
 
 /** PublishJob: a PVS vDisk in a store (IPS $publish, or $prepareAndPublish with provisioningType). */
 export const publishJobHandler = jobResource({
@@ -9,5 +9,5 @@ export const publishJobHandler = jobResource({
   jobType: (inputs) => (inputs.provisioningType === undefined ? "publish" : "prepareAndPublish"),
   jobTypes: ["publish", "prepareAndPublish"],
   check: (inputs) => checkFileName(inputs, "outputImageFilename", ".vhdx"),
-  outputs: (a) => ({ ...transferOutputs(a), vdiskUri: a.vdiskUri, propertiesUri: a.propertiesUri, format: a.format }),
+  outputs: (a) => ({ ...transferOutputs(a), ...guestOutputs(a), vdiskUri: a.vdiskUri, propertiesUri: a.propertiesUri, format: a.format }),
 });

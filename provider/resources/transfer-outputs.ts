@@ -13,3 +13,8 @@ export function checkDiskInput(inputs: PropertyMap): CheckFailure[] {
 export function transferOutputs(a: PropertyMap): PropertyMap {
   return { sizeBytes: a.sizeBytes, virtualSizeBytes: a.virtualSizeBytes, sourceVirtualSizeBytes: a.sourceVirtualSizeBytes, blockDigest: a.blockDigest };
 }
+
+/** Outputs of a job that prepared a guest (absent with skipGuestPreparation). */
+export function guestOutputs(a: PropertyMap): PropertyMap {
+  return { guest: a.guest, changeRecord: a.changeRecord, guestRecordPath: a.guestRecordPath };
+}

@@ -1,7 +1,9 @@
 import { strict as assert } from "assert";
+import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { makeSparseDisk, qemuCompare, tempDir } from "../helpers/disks";
+import { qemuCompare, tempDir } from "../helpers/disks";
+import { LINUX_FACTS, makeLinuxImage } from "../helpers/guest-images";
 import { EngineProcess } from "../helpers/engine-process";
 import { independentBlockDigest } from "../helpers/block-digest-oracle";
 import { fingerprint } from "../helpers/job-world";
@@ -11,7 +13,7 @@ import { PulumiProject } from "../helpers/pulumi-project";
 const QUICKSTART = path.join(REPO_ROOT, "examples/quickstart");
 const PUBLISH = "imageport:index:PublishJob";
 
-/** examples/quickstart, as a user runs it: export -> prepare -> publish on a real engine. */
+/** examples/quickstart, as a user runs it: export -> prepare (the Linux guest, offline) -> publish on a real engine. */
 describe("quickstart: export, prepare and publish through the whole Pulumi lifecycle", function () {
   this.timeout(900_000);
   let engine: EngineProcess;
@@ -25,8 +27,10 @@ describe("quickstart: export, prepare and publish through the whole Pulumi lifec
   before(async () => {
     images = await tempDir("quickstart-");
     for (const sub of ["source", "exports", "prepared", "store"]) fs.mkdirSync(path.join(images.dir, sub));
-    source = path.join(images.dir, "source/golden.qcow2");
-    await makeSparseDisk({ path: source, format: "qcow2", virtualSize: 96 << 20, dataBytes: 6 << 20, seed: "quickstart" });
+    source = path.join(images.dir, "source/golden-linux.qcow2");
+    const guest = await makeLinuxImage(images.dir, "guest", { scheme: "gpt" });
+    execFileSync("qemu-img", ["convert", "-f", "raw", "-O", "qcow2", guest.path, source]);
+    fs.rmSync(guest.path);
     sourceBefore = fingerprint(source);
     engine = await EngineProcess.start();
     project = new PulumiProject(QUICKSTART);
@@ -38,17 +42,19 @@ describe("quickstart: export, prepare and publish through the whole Pulumi lifec
     await images?.remove();
   });
 
-  it("up writes a verified export, prepared disk and vDisk, each with the source's content", async () => {
+  it("up writes a verified export, a disk prepared for PVS (its guest's facts reported) and the vDisk of that disk", async () => {
     const up = await project.ok(["up", "--yes"]);
     assert.match(up.output, /publish \d+%/, "progress was shown while the jobs ran");
     assert.deepEqual(files("exports"), ["golden.vhdx"]);
     assert.deepEqual(files("prepared"), ["golden-pvs.vhdx"]);
     assert.deepEqual(files("store"), ["golden-v1.vdisk.json", "golden-v1.vhdx"]);
-    assert.ok(await qemuCompare(source, "qcow2", path.join(images.dir, "store/golden-v1.vhdx"), "vhdx"), "the vDisk reads like the source");
+    assert.ok(await qemuCompare(source, "qcow2", path.join(images.dir, "exports/golden.vhdx"), "vhdx"), "the export reads like the source");
+    assert.ok(await qemuCompare(path.join(images.dir, "prepared/golden-pvs.vhdx"), "vhdx", path.join(images.dir, "store/golden-v1.vhdx"), "vhdx"), "the vDisk reads like the prepared disk");
+    assert.equal(await qemuCompare(source, "qcow2", path.join(images.dir, "prepared/golden-pvs.vhdx"), "vhdx"), false, "preparation changed the guest");
     const outputs = await project.outputs();
-    const expected = independentBlockDigest(source, "qcow2", images.dir);
-    assert.equal(outputs.exportBlockDigest, expected);
-    assert.equal(outputs.vdiskBlockDigest, expected);
+    assert.equal(outputs.exportBlockDigest, independentBlockDigest(source, "qcow2", images.dir));
+    assert.equal(outputs.vdiskBlockDigest, independentBlockDigest(path.join(images.dir, "prepared/golden-pvs.vhdx"), "vhdx", images.dir));
+    assert.deepEqual([outputs.guestOs, outputs.guestProduct], ["Linux", LINUX_FACTS.productName]);
     assert.equal(outputs.vdiskUri, `file://${images.dir}/store/golden-v1.vhdx`);
     assert.equal((await exportJobs()).length, 1);
   });

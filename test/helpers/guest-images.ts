@@ -9,6 +9,7 @@ import { existsSync, promises as fs } from "node:fs";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import { writeMinimalHive } from "./minimal-hive";
+import { setNtfsDirtyFlag } from "./ntfs-volume";
 
 const run = promisify(execFile);
 const MiB = 1024 * 1024;
@@ -24,6 +25,12 @@ export interface WindowsImageOptions {
   bitlocker?: boolean;
   /** Make the SYSTEM hive unreadable (a bad base block). */
   corruptHive?: boolean;
+  /** Set the volume's dirty flag (as a crash or a pending chkdsk leaves it). */
+  dirty?: boolean;
+  /** A directory copied into the volume's root as well (benches: data). */
+  extraTree?: string;
+  /** The OS volume's size (default 48 MiB). */
+  volumeMiB?: number;
 }
 
 export interface GuestImage {
@@ -52,19 +59,22 @@ export async function makeWindowsImage(dir: string, name: string, options: Windo
   try {
     const tree = path.join(work, "tree");
     await writeWindowsTree(tree, options);
+    if (options.extraTree) await fs.cp(options.extraTree, tree, { recursive: true });
+    const volumeMiB = options.volumeMiB ?? OS_VOLUME_MIB;
     const volume = path.join(work, "volume.img");
     await fs.writeFile(volume, "");
-    await fs.truncate(volume, OS_VOLUME_MIB * MiB);
+    await fs.truncate(volume, volumeMiB * MiB);
     await run(tool("mkntfs"), ["-F", "-Q", "-q", "-L", "OS", volume]);
     const wim = path.join(work, "tree.wim");
     await run("wimcapture", [tree, wim, "--no-acls", "--compress=none"]);
     await run("wimapply", [wim, "1", volume, "--no-acls"]);
+    if (options.dirty) await setNtfsDirtyFlag(volume, true);
     if (options.bitlocker) {
       const fd = await fs.open(volume, "r+");
       await fd.write(Buffer.from("-FVE-FS-", "latin1"), 0, 8, 3);
       await fd.close();
     }
-    return await assemble(path.join(dir, `${name}.raw`), volume, options.scheme, "windows");
+    return await assemble(path.join(dir, `${name}.raw`), volume, volumeMiB, options.scheme, "windows");
   } finally {
     await fs.rm(work, { recursive: true, force: true });
   }
@@ -153,28 +163,28 @@ export async function makeLinuxImage(dir: string, name: string, options: LinuxIm
     await fs.writeFile(path.join(tree, "var/lib/dpkg/status"), status.join("\n"));
     const volume = path.join(work, "volume.img");
     await run(tool("mkfs.ext4"), ["-q", "-F", "-L", "root", "-d", tree, volume, `${OS_VOLUME_MIB}M`]);
-    return await assemble(path.join(dir, `${name}.raw`), volume, options.scheme, "linux");
+    return await assemble(path.join(dir, `${name}.raw`), volume, OS_VOLUME_MIB, options.scheme, "linux");
   } finally {
     await fs.rm(work, { recursive: true, force: true });
   }
 }
 
 /** A disk with the volume as its OS partition (GPT: behind an EFI system partition). */
-async function assemble(image: string, volume: string, scheme: Scheme, os: "windows" | "linux"): Promise<GuestImage> {
+async function assemble(image: string, volume: string, volumeMiB: number, scheme: Scheme, os: "windows" | "linux"): Promise<GuestImage> {
   const esp = 8;
   const osStart = scheme === "gpt" ? 1 + esp : 1;
-  const diskMiB = osStart + OS_VOLUME_MIB + 1;
+  const diskMiB = osStart + volumeMiB + 1;
   await fs.writeFile(image, "");
   await fs.truncate(image, diskMiB * MiB);
   const osType = scheme === "gpt" ? (os === "windows" ? "EBD0A0A2-B9E5-4433-87C0-68B6B72699C7" : "0FC63DAF-8483-4772-8E79-3D69D8477DE4") : os === "windows" ? "7" : "83";
   const lines = [`label: ${scheme}`];
   if (scheme === "gpt") lines.push(`start=2048, size=${esp * 2048}, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B`);
-  lines.push(`start=${osStart * 2048}, size=${OS_VOLUME_MIB * 2048}, type=${osType}`);
+  lines.push(`start=${osStart * 2048}, size=${volumeMiB * 2048}, type=${osType}`);
   const sfdisk = run(tool("sfdisk"), ["--quiet", "--no-reread", "--no-tell-kernel", image]);
   sfdisk.child.stdin!.end(lines.join("\n") + "\n");
   await sfdisk;
   await run("dd", [`if=${volume}`, `of=${image}`, "bs=1M", `seek=${osStart}`, "conv=notrunc,sparse", "status=none"]);
-  return { path: image, volumeOffset: osStart * MiB, volumeSize: OS_VOLUME_MIB * MiB };
+  return { path: image, volumeOffset: osStart * MiB, volumeSize: volumeMiB * MiB };
 }
 
 /** Copies the OS volume out of a disk image (raw) so ntfs-3g's tools and debugfs can read it. */

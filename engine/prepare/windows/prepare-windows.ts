@@ -11,7 +11,7 @@
 import { promises as fs } from "node:fs";
 import * as nodePath from "node:path";
 import { jobFailure } from "../../errors";
-import { Change, RecordingVolume } from "../change-record";
+import { Change, RecordedRegistryValue, RecordingVolume } from "../change-record";
 import { cmdQuote, FirstBootStep, WINDOWS_DIR, WINDOWS_SCRIPT, windowsScript } from "../first-boot";
 import { stageInstallers } from "../installers";
 import { FoundGuest } from "../find-guest";
@@ -50,8 +50,9 @@ class HiveFile {
     const changes: Change[] = this.hive.changes.map((c) => ({
       kind: "registry",
       hive: c.hive,
+      action: c.action,
       key: c.key,
-      name: c.name,
+      ...(c.name !== undefined ? { name: c.name } : {}),
       ...(c.old ? { before: recorded(c.old) } : {}),
       ...(c.new ? { after: recorded(c.new) } : {}),
     }));
@@ -66,8 +67,8 @@ class HiveFile {
   }
 }
 
-function recorded(value: RegistryValue) {
-  return { type: value.type, data: value.data as string | string[] | number };
+function recorded(value: RegistryValue): RecordedRegistryValue {
+  return { type: value.type, data: value.data };
 }
 
 /**
@@ -173,7 +174,7 @@ async function windowsFacts(guest: FoundGuest, system: Hive, software: Hive, con
 /** The VDA's version from the installed-programs list (both registry views). */
 async function installedVda(software: Hive): Promise<string | undefined> {
   for (const base of ["Microsoft\\Windows\\CurrentVersion\\Uninstall", "Wow6432Node\\Microsoft\\Windows\\CurrentVersion\\Uninstall"]) {
-    for (const product of await software.subkeys(base).catch(() => [] as string[])) {
+    for (const product of (await software.subkeys(base)) ?? []) {
       const name = await text(software, `${base}\\${product}`, "DisplayName");
       if (name && /Citrix.*(Virtual Delivery Agent|\bVDA\b)/i.test(name)) return text(software, `${base}\\${product}`, "DisplayVersion");
     }

@@ -29,6 +29,8 @@ const migration = new imageport.Migration("golden", {
     snapshotName: "golden-mcs-snapshot",
   },
   hostingUnit: "unit-1",
+  // The test's source disks hold random data, not an OS: this e2e is about the data path.
+  guest: { skipGuestPreparation: true },
 });
 
 export const vdiskUri = migration.vdiskUri;
