@@ -20,7 +20,98 @@
 
 static ext2_filsys fs;
 
-// ---- the device: an io_manager whose I/O is device_read/device_write/device_sync ----
+// ---- a write-back cache of dirty blocks ----
+// libext2fs writes a file's block several times (zeroed when allocated, then filled, the inode
+// table block once per allocation), one block per request. Keeping the dirty blocks and writing
+// them in sorted, contiguous runs turns that into a few large device writes. Nothing clean is
+// kept: reads go to the device and see the dirty blocks laid over them.
+
+#define CACHE_BYTES (16 * 1024 * 1024)
+#define CACHE_SLOTS (2 * CACHE_BYTES / 1024) // twice the most blocks (1 KiB ones): short probes
+
+struct cached_block {
+  uint64_t block;
+  char *data;
+};
+
+static struct cached_block *cache;  // cache_count entries, in write order
+static size_t cache_count, cache_capacity, cache_block_size;
+static uint32_t cache_slots[CACHE_SLOTS]; // entry index + 1; 0 is empty
+static char *cache_data, *cache_run;       // the blocks' bytes; a run being written
+static int cache_error;                    // a failed write-back: every later flush fails too
+
+// A file read block by block is served from one read-ahead window, filled when a read starts
+// where the last one ended. It holds the device's bytes: emptied whenever the device changes.
+#define READ_AHEAD_BYTES (1024 * 1024)
+static char *ahead;
+static uint64_t ahead_block, ahead_count, next_block; // in blocks of cache_block_size
+
+static uint32_t slot_of(uint64_t block) {
+  return (uint32_t)((block * 0x9E3779B97F4A7C15ULL) >> 40) & (CACHE_SLOTS - 1);
+}
+
+static struct cached_block *cache_find(uint64_t block) {
+  for (uint32_t s = slot_of(block); cache_slots[s]; s = (s + 1) & (CACHE_SLOTS - 1)) {
+    if (cache[cache_slots[s] - 1].block == block) return &cache[cache_slots[s] - 1];
+  }
+  return NULL;
+}
+
+static int by_block(const void *a, const void *b) {
+  uint64_t x = ((const struct cached_block *)a)->block, y = ((const struct cached_block *)b)->block;
+  return x < y ? -1 : x > y;
+}
+
+/** Writes every dirty block, in runs of contiguous blocks, and empties the cache: 0 or -errno. */
+static int cache_flush(void) {
+  ahead_count = 0;
+  if (!cache_count) return cache_error;
+  qsort(cache, cache_count, sizeof *cache, by_block);
+  for (size_t i = 0, run; !cache_error && i < cache_count; i += run) {
+    for (run = 0; i + run < cache_count && cache[i + run].block == cache[i].block + run; run++) {
+      memcpy(cache_run + run * cache_block_size, cache[i + run].data, cache_block_size);
+    }
+    cache_error = device_write(cache_run, cache[i].block * cache_block_size, run * cache_block_size);
+  }
+  cache_count = 0;
+  memset(cache_slots, 0, sizeof cache_slots);
+  return cache_error;
+}
+
+/** Sizes the cache for blocks of block_size bytes (after writing what it holds). */
+static int cache_resize(size_t block_size) {
+  int err = cache_flush();
+  if (err || block_size == cache_block_size) return err;
+  cache_block_size = block_size;
+  cache_capacity = CACHE_BYTES / block_size;
+  free(cache);
+  free(cache_data);
+  free(cache_run);
+  cache = calloc(cache_capacity ? cache_capacity : 1, sizeof *cache);
+  cache_data = malloc(CACHE_BYTES);
+  cache_run = malloc(CACHE_BYTES);
+  if (!ahead) ahead = malloc(READ_AHEAD_BYTES);
+  if (!cache || !cache_data || !cache_run || !ahead) die("out of memory for the block cache");
+  return 0;
+}
+
+static int cache_put(uint64_t block, const char *data) {
+  struct cached_block *entry = cache_find(block);
+  if (!entry) {
+    int err = cache_count == cache_capacity ? cache_flush() : 0;
+    if (err) return err;
+    entry = &cache[cache_count];
+    entry->block = block;
+    entry->data = cache_data + cache_count * cache_block_size;
+    uint32_t s = slot_of(block);
+    while (cache_slots[s]) s = (s + 1) & (CACHE_SLOTS - 1);
+    cache_slots[s] = (uint32_t)++cache_count;
+  }
+  memcpy(entry->data, data, cache_block_size);
+  return 0;
+}
+
+// ---- the device: an io_manager over the cache below and device_read/write/sync ----
 
 static struct struct_io_manager volume_io_manager;
 static struct struct_io_stats volume_io_stats = {.num_fields = 2};
@@ -35,6 +126,7 @@ static errcode_t volume_io_open(const char *name, int flags, io_channel *channel
     return err;
   }
   strcpy(io->name, name);
+  cache_resize(1024); // empty: nothing to write back yet
   io->magic = EXT2_ET_MAGIC_IO_CHANNEL;
   io->manager = &volume_io_manager;
   io->block_size = 1024;
@@ -51,29 +143,64 @@ static errcode_t volume_io_close(io_channel channel) {
   return 0;
 }
 
+/** A libext2fs error for a device -errno; -EINVAL is an access past the volume's end. */
+static errcode_t errcode_of(int err, errcode_t past_end) {
+  return err == -EINVAL ? past_end : (errcode_t)-err;
+}
+
 static errcode_t volume_io_set_blksize(io_channel channel, int blksize) {
+  // Blocks cached at the old size would be misread at the new one.
+  int err = cache_resize((size_t)blksize);
+  if (err) return errcode_of(err, EXT2_ET_SHORT_WRITE);
   channel->block_size = blksize;
   return 0;
 }
 
-// As unix_io: a negative count is a length in bytes, not in blocks.
-static size_t span_bytes(io_channel channel, int count) {
-  return count < 0 ? (size_t)-(ssize_t)count : (size_t)count * (size_t)channel->block_size;
+/** Fills the read-ahead window from block on, unless it already holds [block, block + count). */
+static void read_ahead(uint64_t block, uint64_t count) {
+  uint64_t fit = READ_AHEAD_BYTES / cache_block_size, left = device_size / cache_block_size;
+  if (block >= ahead_block && block + count <= ahead_block + ahead_count) return;
+  if (count > fit || block >= left) return;
+  uint64_t n = left - block < fit ? left - block : fit;
+  ahead_count = 0;
+  if (device_read(ahead, block * cache_block_size, n * cache_block_size) == 0) ahead_block = block, ahead_count = n;
 }
 
 static errcode_t volume_io_read64(io_channel channel, unsigned long long block, int count, void *data) {
-  size_t length = span_bytes(channel, count);
-  int err = device_read(data, block * (uint64_t)channel->block_size, length);
-  if (err) return -err == EINVAL ? EXT2_ET_SHORT_READ : (errcode_t)-err;
-  volume_io_stats.bytes_read += length;
+  size_t size = (size_t)channel->block_size;
+  int err = 0;
+  if (count < 0) { // as unix_io: a length in bytes, not in blocks; read past any dirty block
+    if (!(err = cache_flush())) err = device_read(data, block * size, (size_t)-(ssize_t)count);
+    return err ? errcode_of(err, EXT2_ET_SHORT_READ) : 0;
+  }
+  if (block == next_block) read_ahead(block, (uint64_t)count);
+  next_block = block + (uint64_t)count;
+  if (block >= ahead_block && block + (uint64_t)count <= ahead_block + ahead_count) {
+    memcpy(data, ahead + (block - ahead_block) * size, (size_t)count * size);
+  } else {
+    size_t missing = 0;
+    for (int i = 0; i < count; i++) missing += !cache_find(block + (uint64_t)i);
+    if (missing && (err = device_read(data, block * size, (size_t)count * size))) return errcode_of(err, EXT2_ET_SHORT_READ);
+  }
+  for (int i = 0; i < count; i++) {
+    struct cached_block *entry = cache_find(block + (uint64_t)i);
+    if (entry) memcpy((char *)data + (size_t)i * size, entry->data, size);
+  }
+  volume_io_stats.bytes_read += (size_t)count * size;
   return 0;
 }
 
 static errcode_t volume_io_write64(io_channel channel, unsigned long long block, int count, const void *data) {
-  size_t length = span_bytes(channel, count);
-  int err = device_write(data, block * (uint64_t)channel->block_size, length);
-  if (err) return -err == EINVAL ? EXT2_ET_SHORT_WRITE : (errcode_t)-err;
-  volume_io_stats.bytes_written += length;
+  size_t size = (size_t)channel->block_size;
+  int err = 0;
+  if (count < 0) { // bytes: straight to the device, after the dirty blocks it may overlap
+    if (!(err = cache_flush())) err = device_write(data, block * size, (size_t)-(ssize_t)count);
+    return err ? errcode_of(err, EXT2_ET_SHORT_WRITE) : 0;
+  }
+  if ((block + (uint64_t)count) * size > device_size) return EXT2_ET_SHORT_WRITE;
+  for (int i = 0; !err && i < count; i++) err = cache_put(block + (uint64_t)i, (const char *)data + (size_t)i * size);
+  if (err) return errcode_of(err, EXT2_ET_SHORT_WRITE);
+  volume_io_stats.bytes_written += (size_t)count * size;
   return 0;
 }
 
@@ -88,14 +215,16 @@ static errcode_t volume_io_write(io_channel channel, unsigned long block, int co
 static errcode_t volume_io_write_byte(io_channel channel, unsigned long offset, int count, const void *data) {
   (void)channel;
   if (count < 0) return EXT2_ET_INVALID_ARGUMENT;
-  int err = device_write(data, offset, (size_t)count);
-  return err ? (errcode_t)-err : 0;
+  int err = cache_flush();
+  if (!err) err = device_write(data, offset, (size_t)count);
+  return err ? errcode_of(err, EXT2_ET_SHORT_WRITE) : 0;
 }
 
 static errcode_t volume_io_flush(io_channel channel) {
   (void)channel;
-  int err = device_sync();
-  return err ? (errcode_t)-err : 0;
+  int err = cache_flush();
+  if (!err) err = device_sync();
+  return err ? errcode_of(err, EXT2_ET_SHORT_WRITE) : 0;
 }
 
 static errcode_t volume_io_set_option(io_channel channel, const char *option, const char *arg) {
@@ -521,6 +650,10 @@ static int op_symlink(const char *path, const char *target) {
 
 static int op_close(void) {
   errcode_t err = ext2fs_close2(fs, 0);
+  // close2 flushes only a file system marked dirty; inode updates alone may still be cached.
+  int flushed = err ? 0 : cache_flush();
+  if (!flushed) flushed = err ? 0 : device_sync();
+  if (flushed) err = errcode_of(flushed, EXT2_ET_SHORT_WRITE);
   if (err) {
     snprintf(tool_message, sizeof tool_message, "writing the file system's metadata: %s", error_message(err));
     return -errno_of(err);

@@ -19,6 +19,7 @@ const run = promisify(execFile);
 const MiB = 1024 * 1024;
 const VOLUME = 64 * MiB;
 const PARTITION = 1 * MiB;
+const OLD = new Date("2001-02-03T04:05:06Z");
 
 /** e2fsprogs install to /usr/sbin (or /sbin), often not on a user's PATH. */
 function tool(name: string): string {
@@ -38,6 +39,7 @@ const TREE: Record<string, Buffer | string> = {
   "etc/systemd/system/": "",
   "etc/systemd/system/multi-user.target.wants/": "",
   "etc/fstab": "UUID=1234 / ext4 defaults 0 1\n",
+  "etc/motd": "", // dated OLD
   "usr/lib/os-release": 'NAME="Debian GNU/Linux"\nID=debian\n',
   "var/lib/blob.bin": bytes("blob", 3 * MiB + 1234),
   "var/empty/": "",
@@ -66,6 +68,7 @@ describe("prepare: ext4-edit writes what e2fsprogs reads back", function () {
       }
     }
     await fs.symlink("../usr/lib/os-release", join(tree, "etc/os-release"));
+    await fs.utimes(join(tree, "etc/motd"), OLD, OLD);
     const image = join(dir, `${type}.img`);
     await run(tool(`mkfs.${type}`), ["-q", "-F", "-L", "root", "-d", tree, image, "64M"]);
     await fs.rm(tree, { recursive: true });
@@ -150,6 +153,7 @@ describe("prepare: ext4-edit writes what e2fsprogs reads back", function () {
         { name: "fstab", type: "file" },
         { name: "hostname", type: "file" },
         { name: "machine-id", type: "file" },
+        { name: "motd", type: "file" },
         { name: "os-release", type: "symlink" },
         { name: "systemd", type: "dir" },
       ]);
@@ -166,7 +170,7 @@ describe("prepare: ext4-edit writes what e2fsprogs reads back", function () {
 
   it("in a partition at 1 MiB: writes, replaces, mkdir, symlink and rm are what debugfs sees, e2fsck finds it clean", async () => {
     const image = await placed(ext4, "edit.img", PARTITION);
-    const big = bytes("big", 7 * MiB + 333);
+    const big = bytes("big", 24 * MiB + 333); // more than the tool caches before writing back
     const unit = "[Unit]\nDescription=imageport first boot\n";
     const volume = await open(image, PARTITION);
     try {
@@ -228,6 +232,17 @@ describe("prepare: ext4-edit writes what e2fsprogs reads back", function () {
     }
     assert.ok((await debugfs(image, 0, "cat /var/lib/blob.bin")).equals(bytes("blob-70000", 70_000)));
     assert.equal((await debugfs(image, 0, `cat /etc/many/${names[120]}`)).toString(), names[120]);
+    await fsckClean(image, 0);
+  });
+
+  it("an edit that changes only an inode (an empty file rewritten empty) still reaches the disk", async () => {
+    const image = await placed(ext4, "inode-only.img", 0);
+    const mtime = async () => /mtime: 0x([0-9a-f]+)/.exec(await debugStat(image, 0, "/etc/motd"))![1]!;
+    assert.equal(parseInt(await mtime(), 16), OLD.getTime() / 1000);
+    const volume = await open(image, 0);
+    await volume.writeFile("/etc/motd", Buffer.alloc(0)).catch((error) => volume.abort().then(() => Promise.reject(error)));
+    await volume.close();
+    assert.ok(Math.abs(parseInt(await mtime(), 16) - Date.now() / 1000) < 600, "the new mtime did not reach the disk");
     await fsckClean(image, 0);
   });
 
