@@ -346,14 +346,14 @@ static int lookup_in(ext2_ino_t dir, const char *name, ext2_ino_t *ino, const ch
   return err ? fail_ext2(err, "looking up", path) : 0;
 }
 
-/** Directory times change with their entries, as the kernel does. */
+/** Directory times change with their entries, as the kernel does; removing a subdirectory
+ *  (link_delta -1) also takes away the link its ".." gave. */
 static int touch_dir(ext2_ino_t dir, int link_delta, const char *path) {
   struct ext2_inode inode;
   int rc = read_inode(dir, &inode, path);
   if (rc) return rc;
   inode.i_mtime = inode.i_ctime = now();
   // With dir_nlink a count of 1 means "too many to count": it stays 1.
-  if (link_delta > 0 && inode.i_links_count > 1 && inode.i_links_count < EXT2_LINK_MAX) inode.i_links_count++;
   if (link_delta < 0 && inode.i_links_count > 2) inode.i_links_count--;
   return write_inode(dir, &inode, path);
 }
@@ -403,7 +403,6 @@ static int op_stat(const char *path, enum entry_type *type, uint64_t *size) {
 struct list_ctx {
   list_emit emit;
   void *ctx;
-  int err;
 };
 
 static enum entry_type type_of_dirent(struct ext2_dir_entry *dirent) {
@@ -435,7 +434,7 @@ static int op_list(const char *path, list_emit emit, void *ctx) {
   ext2_ino_t ino;
   int rc = lookup(path, 1, &ino);
   if (rc) return rc;
-  struct list_ctx list = {emit, ctx, 0};
+  struct list_ctx list = {emit, ctx};
   errcode_t err = ext2fs_dir_iterate(fs, ino, 0, NULL, list_entry, &list);
   return err ? fail_ext2(err, "listing", path) : 0;
 }
@@ -471,7 +470,10 @@ static errcode_t fill_file(ext2_file_t file, const char *data, size_t size) {
   errcode_t err = ext2fs_file_set_size2(file, 0);
   for (size_t done = 0; !err && done < size;) {
     unsigned int wrote = 0;
-    size_t chunk = size - done > (1U << 20) ? (1U << 20) : size - done;
+    // libext2fs 1.47 copies an inline-data write into a 3-block buffer before it sees that the
+    // data does not fit the inode: at most a block until the file has blocks.
+    size_t most = ext2fs_file_get_inode(file)->i_flags & EXT4_INLINE_DATA_FL ? fs->blocksize : 1U << 20;
+    size_t chunk = size - done > most ? most : size - done;
     err = ext2fs_file_write(file, data + done, (unsigned)chunk, &wrote);
     if (!err && wrote == 0) err = EXT2_ET_SHORT_WRITE;
     done += wrote;

@@ -58,8 +58,8 @@ describe("prepare: ext4-edit writes what e2fsprogs reads back", function () {
   });
   after(() => fs.rm(dir, { recursive: true, force: true }));
 
-  async function makeImage(type: "ext4" | "ext2"): Promise<string> {
-    const tree = join(dir, `tree-${type}`);
+  async function makeImage(type: "ext4" | "ext2", name: string = type, options: string[] = []): Promise<string> {
+    const tree = join(dir, `tree-${name}`);
     for (const [path, content] of Object.entries(TREE)) {
       if (path.endsWith("/")) await fs.mkdir(join(tree, path), { recursive: true });
       else {
@@ -69,8 +69,8 @@ describe("prepare: ext4-edit writes what e2fsprogs reads back", function () {
     }
     await fs.symlink("../usr/lib/os-release", join(tree, "etc/os-release"));
     await fs.utimes(join(tree, "etc/motd"), OLD, OLD);
-    const image = join(dir, `${type}.img`);
-    await run(tool(`mkfs.${type}`), ["-q", "-F", "-L", "root", "-d", tree, image, "64M"]);
+    const image = join(dir, `${name}.img`);
+    await run(tool(`mkfs.${type}`), ["-q", "-F", ...options, "-L", "root", "-d", tree, image, "64M"]);
     await fs.rm(tree, { recursive: true });
     return image;
   }
@@ -263,6 +263,29 @@ describe("prepare: ext4-edit writes what e2fsprogs reads back", function () {
     assert.ok((await debugfs(image, 0, "cat /var/lib/blob.bin")).equals(bytes("ext2", MiB + 5)));
     assert.deepEqual(modeOf(await debugStat(image, 0, "/srv")), { type: "directory", mode: 0o700 });
     assert.equal(modeOf(await debugStat(image, 0, "/srv/link")).type, "symlink");
+    await fsckClean(image, 0);
+  });
+
+  it("with inline_data, a small file kept in its inode grows into blocks when rewritten bigger", async () => {
+    const image = await makeImage("ext4", "inline", ["-O", "inline_data"]);
+    const grown = bytes("grown", 3 * MiB + 9);
+    const volume = await open(image, 0);
+    try {
+      await volume.writeFile("/etc/small", Buffer.from("fits in the inode\n"));
+      await volume.writeFile("/etc/hostname", grown); // mkfs kept it inline
+      await volume.writeFile("/etc/new-big", grown);
+      await volume.close();
+    } catch (error) {
+      await volume.abort();
+      throw error;
+    }
+    const small = await debugStat(image, 0, "/etc/small");
+    assert.match(small, /Size of inline data/);
+    assert.match(small, /\sSize: 18\n/);
+    // debugfs's cat prints the whole 60-byte inline area (it does for mkfs's own inline files too).
+    assert.equal((await debugfs(image, 0, "cat /etc/small")).subarray(0, 18).toString(), "fits in the inode\n");
+    assert.ok((await debugfs(image, 0, "cat /etc/hostname")).equals(grown));
+    assert.ok((await debugfs(image, 0, "cat /etc/new-big")).equals(grown));
     await fsckClean(image, 0);
   });
 
