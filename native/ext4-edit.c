@@ -368,9 +368,44 @@ static int add_link(ext2_ino_t dir, const char *name, ext2_ino_t ino, int file_t
   return err ? fail_ext2(err, "linking", path) : touch_dir(dir, 0, path);
 }
 
-// ---- freeing an inode ----
+// ---- freeing blocks and inodes ----
+// Not with ext2fs_punch: libext2fs 1.46.6 to 1.47.0 refuses to free an extent that ends on the
+// file system's last block ("Illegal block number", fixed in 1.47.1). Iterating the blocks, as
+// debugfs's kill_file does, frees data and extent-tree blocks alike.
 
-/** Frees an inode nothing links to any more: its attribute block, its blocks, the inode (as fuse2fs). */
+struct released {
+  blk64_t last_cluster;
+  blk64_t clusters;
+};
+
+static int release_block(ext2_filsys f, blk64_t *block, e2_blkcnt_t blockcnt, blk64_t ref_block, int ref_offset, void *priv) {
+  (void)blockcnt, (void)ref_block, (void)ref_offset;
+  struct released *r = priv;
+  blk64_t cluster = EXT2FS_B2C(f, *block);
+  if (r->clusters && cluster == r->last_cluster) return 0; // bigalloc: one cluster, several blocks
+  r->last_cluster = cluster;
+  r->clusters++;
+  ext2fs_block_alloc_stats2(f, *block, -1);
+  return 0;
+}
+
+/** Frees every block the inode (as written) maps and leaves *inode with an empty map. */
+static errcode_t free_blocks(ext2_ino_t ino, struct ext2_inode *inode) {
+  if (!ext2fs_inode_has_valid_blocks2(fs, inode)) return 0; // fast symlinks, inline data
+  struct released r = {0, 0};
+  errcode_t err = ext2fs_block_iterate3(fs, ino, BLOCK_FLAG_READ_ONLY, NULL, release_block, &r);
+  if (!err) err = ext2fs_iblk_sub_blocks(fs, inode, r.clusters);
+  if (err) return err;
+  memset(inode->i_block, 0, sizeof inode->i_block);
+  if (inode->i_flags & EXT4_EXTENTS_FL) {
+    inode->i_flags &= ~EXT4_EXTENTS_FL;
+    ext2_extent_handle_t handle; // on a zeroed i_block: writes an empty extent header
+    if (!(err = ext2fs_extent_open2(fs, ino, inode, &handle))) ext2fs_extent_free(handle);
+  }
+  return err;
+}
+
+/** Frees an inode nothing links to any more: its attributes, its blocks, the inode (as fuse2fs). */
 static int release_inode(ext2_ino_t ino, const char *path) {
   struct ext2_inode_large inode;
   errcode_t err = ext2fs_read_inode_full(fs, ino, (struct ext2_inode *)&inode, sizeof inode);
@@ -378,8 +413,7 @@ static int release_inode(ext2_ino_t ino, const char *path) {
   inode.i_links_count = 0;
   inode.i_dtime = now();
   err = ext2fs_free_ext_attr(fs, ino, &inode);
-  // Fast symlinks keep their target in i_block: no blocks to free there.
-  if (!err && ext2fs_inode_has_valid_blocks2(fs, (struct ext2_inode *)&inode)) err = ext2fs_punch(fs, ino, (struct ext2_inode *)&inode, NULL, 0, ~0ULL);
+  if (!err) err = free_blocks(ino, (struct ext2_inode *)&inode);
   if (err) return fail_ext2(err, "freeing the blocks of", path);
   err = ext2fs_write_inode_full(fs, ino, (struct ext2_inode *)&inode, sizeof inode);
   if (err) return fail_ext2(err, "writing the inode of", path);
@@ -465,7 +499,8 @@ static int op_read_file(const char *path, char **data, size_t *size) {
   return 0;
 }
 
-/** Replaces the contents of the open file with data (the caller opened it for writing). */
+/** Replaces the contents of the open file with data (the caller opened it for writing). Only
+ *  inline data is left to truncate here: files with blocks were emptied by free_blocks. */
 static errcode_t fill_file(ext2_file_t file, const char *data, size_t size) {
   errcode_t err = ext2fs_file_set_size2(file, 0);
   for (size_t done = 0; !err && done < size;) {
@@ -516,9 +551,23 @@ static int new_file_inode(ext2_ino_t parent, unsigned mode, ext2_ino_t *ino, con
   return 0;
 }
 
+/** -ENOSPC, before anything changes, when data cannot fit: failing halfway leaves a torn file.
+ *  old: the file being replaced, whose blocks come back first. */
+static int check_space(size_t size, const struct ext2_inode *old, const char *path) {
+  blk64_t data = (size + fs->blocksize - 1) / fs->blocksize;
+  // Beyond 4 blocks, room for extent-tree or indirect blocks, generously; up to 4, none.
+  blk64_t need = data + (data > 4 ? data / 64 + 3 : 0);
+  blk64_t have = ext2fs_free_blocks_count(fs->super);
+  if (old) have += ext2fs_get_stat_i_blocks(fs, (struct ext2_inode *)old) / (fs->blocksize / 512);
+  if (need <= have) return 0;
+  snprintf(tool_message, sizeof tool_message, "%.300s needs about %llu blocks of %u bytes; the file system has %llu free", path, (unsigned long long)need, fs->blocksize, (unsigned long long)have);
+  return -ENOSPC;
+}
+
 static int create_file(ext2_ino_t parent, const char *name, const char *data, size_t size, unsigned mode, const char *path) {
   ext2_ino_t ino;
-  int rc = new_file_inode(parent, mode, &ino, path);
+  int rc = check_space(size, NULL, path);
+  if (!rc) rc = new_file_inode(parent, mode, &ino, path);
   if (rc) return rc;
   // The entry comes last: until then a failure only has an unlinked inode to give back.
   rc = write_contents(ino, data, size, path);
@@ -540,10 +589,17 @@ static int replace_file(ext2_ino_t ino, const char *data, size_t size, const cha
   if (inode.i_flags & (EXT2_IMMUTABLE_FL | EXT2_APPEND_FL | EXT4_ENCRYPT_FL | EXT4_VERITY_FL)) {
     return fail_errno(EPERM, "%s is immutable, append-only, encrypted or verity-protected", path);
   }
-  if ((rc = write_contents(ino, data, size, path))) return rc;
-  if ((rc = read_inode(ino, &inode, path))) return rc;
+  if ((rc = check_space(size, &inode, path))) return rc;
+  // Emptied first, and not by ext2fs_file_set_size2 (it punches: see free_blocks); inline data
+  // is truncated by set_size2 in fill_file.
+  if (!(inode.i_flags & EXT4_INLINE_DATA_FL)) {
+    errcode_t err = free_blocks(ino, &inode);
+    if (err) return fail_ext2(err, "freeing the blocks of", path);
+    inode.i_size = inode.i_size_high = 0;
+  }
   inode.i_mtime = inode.i_ctime = now();
-  return write_inode(ino, &inode, path);
+  if ((rc = write_inode(ino, &inode, path))) return rc;
+  return write_contents(ino, data, size, path);
 }
 
 static int unlink_entry(ext2_ino_t parent, const char *name, ext2_ino_t ino, const char *path);

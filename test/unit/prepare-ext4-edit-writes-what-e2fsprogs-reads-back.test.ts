@@ -246,6 +246,52 @@ describe("prepare: ext4-edit writes what e2fsprogs reads back", function () {
     await fsckClean(image, 0);
   });
 
+  it("filling the volume: ENOSPC before anything changes, and removing the files gives every block back", async () => {
+    const image = await placed(ext4, "full.img", 0);
+    const superblock = async () => (await run(tool("dumpe2fs"), ["-h", image])).stdout;
+    const freeBlocks = async () => Number(/Free blocks:\s+(\d+)/.exec(await superblock())![1]);
+    const lastBlock = Number(/Block count:\s+(\d+)/.exec(await superblock())![1]) - 1;
+    const free = await freeBlocks();
+    const names: string[] = [];
+    let volume = await open(image, 0);
+    try {
+      for (const size of [4 * MiB, 256 * 1024, 8192, 100]) {
+        for (;;) {
+          const name = `/var/fill-${names.length}`;
+          const error = await volume.writeFile(name, bytes(name, size)).then(
+            () => undefined,
+            (e: unknown) => e,
+          );
+          if (!error) names.push(name);
+          else {
+            assert.ok(error instanceof VolumeCommandError && error.errno === "ENOSPC", String(error));
+            assert.equal(await volume.stat(name), undefined, "a refused file was left behind");
+            break;
+          }
+        }
+      }
+      await volume.close();
+    } catch (error) {
+      await volume.abort();
+      throw error;
+    }
+    assert.match((await debugfs(image, 0, `testb ${lastBlock}`)).toString(), /marked in use/, "the volume's last block was not used");
+    await fsckClean(image, 0);
+
+    volume = await open(image, 0);
+    try {
+      for (const name of names) assert.deepEqual(await volume.readFile(name), bytes(name, (await volume.stat(name))!.size));
+      for (const name of names) await volume.writeFile(name, Buffer.from("short")); // frees the blocks, keeps the inode
+      for (const name of names) await volume.remove(name);
+      await volume.close();
+    } catch (error) {
+      await volume.abort();
+      throw error;
+    }
+    assert.equal(await freeBlocks(), free);
+    await fsckClean(image, 0);
+  });
+
   it("an ext2 file system (block maps, no journal) is edited too", async () => {
     const image = await makeImage("ext2");
     const volume = await open(image, 0);
