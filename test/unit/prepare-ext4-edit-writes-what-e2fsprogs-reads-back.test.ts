@@ -335,15 +335,29 @@ describe("prepare: ext4-edit writes what e2fsprogs reads back", function () {
     await fsckClean(image, 0);
   });
 
-  it("zeros and NTFS are refused as unsupported, unchanged", async () => {
+  it("zeros, NTFS and features libext2fs does not know are refused as unsupported, unchanged", async () => {
     const zeros = join(dir, "zeros.img");
     await fs.writeFile(zeros, Buffer.alloc(16 * MiB));
     const ntfs = join(dir, "ntfs.img");
     await fs.writeFile(ntfs, Buffer.alloc(16 * MiB));
     await run(tool("mkntfs"), ["-F", "-Q", "-q", ntfs]);
-    for (const image of [zeros, ntfs]) {
+    // A feature bit from the future, incompatible or read-only compatible (debugfs keeps the checksum right).
+    const future: string[] = [];
+    for (const [field, at, bit] of [
+      ["feature_incompat", 0x60, 0x0800_0000],
+      ["feature_ro_compat", 0x64, 0x8000_0000],
+    ] as const) {
+      const image = await placed(ext4, `${field}.img`, 0);
+      const value = (await fs.readFile(image)).readUInt32LE(1024 + at);
+      await run(tool("debugfs"), ["-w", "-R", `ssv ${field} 0x${((value | bit) >>> 0).toString(16)}`, image]);
+      future.push(image);
+    }
+    for (const image of [zeros, ntfs, ...future]) {
       const before = await sha256(image);
-      assert.equal((await refusal(open(image, 0, 16 * MiB))).code, "GUEST_FILE_SYSTEM_UNSUPPORTED");
+      const size = image === zeros || image === ntfs ? 16 * MiB : VOLUME;
+      const error = await refusal(open(image, 0, size));
+      assert.equal(error.code, "GUEST_FILE_SYSTEM_UNSUPPORTED", `${image}: ${error.message}`);
+      if (future.includes(image)) assert.match(error.message, /feature/);
       assert.equal(await sha256(image), before);
     }
   });
