@@ -44,6 +44,7 @@ const TREE: Record<string, Buffer | string> = {
   "var/lib/blob.bin": bytes("blob", 3 * MiB + 1234),
   "var/empty/": "",
   "home/user/notes.txt": "remember the milk\n",
+  "usr/bin/python3.11": "#!/bin/false\n", // and its hard link usr/bin/python3
 };
 
 describe("prepare: ext4-edit writes what e2fsprogs reads back", function () {
@@ -69,6 +70,7 @@ describe("prepare: ext4-edit writes what e2fsprogs reads back", function () {
     }
     await fs.symlink("../usr/lib/os-release", join(tree, "etc/os-release"));
     await fs.utimes(join(tree, "etc/motd"), OLD, OLD);
+    await fs.link(join(tree, "usr/bin/python3.11"), join(tree, "usr/bin/python3"));
     const image = join(dir, `${name}.img`);
     await run(tool(`mkfs.${type}`), ["-q", "-F", ...options, "-L", "root", "-d", tree, image, "64M"]);
     await fs.rm(tree, { recursive: true });
@@ -182,6 +184,8 @@ describe("prepare: ext4-edit writes what e2fsprogs reads back", function () {
       await volume.writeFile("/etc/systemd/system/imageport.service", Buffer.from(unit), 0o644);
       await volume.symlink("/etc/systemd/system/multi-user.target.wants/imageport.service", "/etc/systemd/system/imageport.service");
       await volume.remove("/etc/machine-id");
+      await volume.remove("/usr/bin/python3"); // one of two links: the other keeps the inode
+      await volume.writeFile("/etc/os-release", Buffer.from("ID=imageport\n")); // replaces the symlink, not its target
       await volume.remove("/var/empty");
       await assert.rejects(volume.remove("/home/user"), (e: unknown) => e instanceof VolumeCommandError && e.errno === "ENOTEMPTY");
       await assert.rejects(volume.mkdir("/etc/imageport"), (e: unknown) => e instanceof VolumeCommandError && e.errno === "EEXIST");
@@ -205,8 +209,11 @@ describe("prepare: ext4-edit writes what e2fsprogs reads back", function () {
     assert.equal(modeOf(link).type, "symlink");
     assert.match(link, /Fast link dest: "\/etc\/systemd\/system\/imageport.service"/);
     assert.match(await debugStat(image, PARTITION, "/var/lib/big.bin"), /EXTENTS:/, "a new file on ext4 uses extents");
-    for (const gone of ["/etc/machine-id", "/var/empty"]) assert.match(await debugStat(image, PARTITION, gone), /File not found/);
-    for (const kept of ["etc/fstab", "usr/lib/os-release", "var/lib/blob.bin", "home/user/notes.txt"]) {
+    for (const gone of ["/etc/machine-id", "/var/empty", "/usr/bin/python3"]) assert.match(await debugStat(image, PARTITION, gone), /File not found/);
+    assert.equal(modeOf(await debugStat(image, PARTITION, "/etc/os-release")).type, "regular");
+    assert.equal((await cat("/etc/os-release")).toString(), "ID=imageport\n");
+    assert.match(await debugStat(image, PARTITION, "/usr/bin/python3.11"), /Links: 1\s/);
+    for (const kept of ["etc/fstab", "usr/lib/os-release", "var/lib/blob.bin", "home/user/notes.txt", "usr/bin/python3.11"]) {
       assert.ok((await cat(`/${kept}`)).equals(Buffer.from(TREE[kept]!)), `${kept} changed`);
     }
     await fsckClean(image, PARTITION);
