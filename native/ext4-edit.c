@@ -27,23 +27,24 @@ static ext2_filsys fs;
 // kept: reads go to the device and see the dirty blocks laid over them.
 
 #define CACHE_BYTES (16 * 1024 * 1024)
-#define CACHE_SLOTS (2 * CACHE_BYTES / 1024) // twice the most blocks (1 KiB ones): short probes
+#define MIN_BLOCK 1024                                  // ext2/3/4 blocks are 1 KiB to 64 KiB
+#define CACHE_SLOTS (2 * CACHE_BYTES / MIN_BLOCK)      // twice the most blocks: short probes
 
 struct cached_block {
   uint64_t block;
   char *data;
 };
 
-static struct cached_block *cache;  // cache_count entries, in write order
+static struct cached_block cache[CACHE_BYTES / MIN_BLOCK]; // cache_count entries, in write order
 static size_t cache_count, cache_capacity, cache_block_size;
-static uint32_t cache_slots[CACHE_SLOTS]; // entry index + 1; 0 is empty
-static char *cache_data, *cache_run;       // the blocks' bytes; a run being written
-static int cache_error;                    // a failed write-back: every later flush fails too
+static uint32_t cache_slots[CACHE_SLOTS];                 // entry index + 1; 0 is empty
+static char cache_data[CACHE_BYTES], cache_run[CACHE_BYTES]; // the blocks' bytes; a run being written
+static int cache_error;                                   // a failed write-back: every later flush fails too
 
 // A file read block by block is served from one read-ahead window, filled when a read starts
 // where the last one ended. It holds the device's bytes: emptied whenever the device changes.
 #define READ_AHEAD_BYTES (1024 * 1024)
-static char *ahead;
+static char ahead[READ_AHEAD_BYTES];
 static uint64_t ahead_block, ahead_count, next_block; // in blocks of cache_block_size
 
 static uint32_t slot_of(uint64_t block) {
@@ -80,18 +81,11 @@ static int cache_flush(void) {
 
 /** Sizes the cache for blocks of block_size bytes (after writing what it holds). */
 static int cache_resize(size_t block_size) {
+  if (block_size < MIN_BLOCK || block_size > READ_AHEAD_BYTES) return -EINVAL;
   int err = cache_flush();
-  if (err || block_size == cache_block_size) return err;
+  if (err) return err;
   cache_block_size = block_size;
   cache_capacity = CACHE_BYTES / block_size;
-  free(cache);
-  free(cache_data);
-  free(cache_run);
-  cache = calloc(cache_capacity ? cache_capacity : 1, sizeof *cache);
-  cache_data = malloc(CACHE_BYTES);
-  cache_run = malloc(CACHE_BYTES);
-  if (!ahead) ahead = malloc(READ_AHEAD_BYTES);
-  if (!cache || !cache_data || !cache_run || !ahead) die("out of memory for the block cache");
   return 0;
 }
 
@@ -150,8 +144,9 @@ static errcode_t errcode_of(int err, errcode_t past_end) {
 
 static errcode_t volume_io_set_blksize(io_channel channel, int blksize) {
   // Blocks cached at the old size would be misread at the new one.
+  if (blksize <= 0) return EXT2_ET_INVALID_ARGUMENT;
   int err = cache_resize((size_t)blksize);
-  if (err) return errcode_of(err, EXT2_ET_SHORT_WRITE);
+  if (err) return errcode_of(err, EXT2_ET_INVALID_ARGUMENT);
   channel->block_size = blksize;
   return 0;
 }
