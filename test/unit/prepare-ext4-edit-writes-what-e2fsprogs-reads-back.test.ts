@@ -2,7 +2,8 @@
 // Linux-like tree is edited through openGuestVolume over a window of an image file (at offset 0
 // and as a partition at 1 MiB), and debugfs and e2fsck, reading the image afterwards, must see
 // exactly the files, modes, directories and symlinks asked for, every untouched file as it was,
-// and a clean file system. Volumes the tool must not edit are refused with their code, unchanged.
+// and a clean file system; also on ext2, with inline_data, and on a volume written until it is
+// full. Volumes the tool must not edit are refused with their code, unchanged.
 
 import * as assert from "node:assert/strict";
 import { execFile } from "node:child_process";
