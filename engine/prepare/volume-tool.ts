@@ -62,7 +62,8 @@ export function encodeArgument(value: string): string {
   return out;
 }
 
-function decodeArgument(value: string): string {
+/** The inverse of encodeArgument. */
+export function decodeArgument(value: string): string {
   return Buffer.from(value.replace(/%([0-9A-Fa-f]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16))), "latin1").toString("utf8");
 }
 
