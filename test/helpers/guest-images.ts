@@ -205,7 +205,17 @@ function dword(value: number): string {
 
 async function mergeReg(hive: string, prefix: string, keys: [string, Record<string, string>][]): Promise<void> {
   const lines = ["Windows Registry Editor Version 5.00", ""];
+  const made = new Set<string>();
   for (const [key, values] of keys) {
+    // hivexregedit creates a key only under an existing parent: every ancestor gets a section first.
+    const parts = key.split("\\");
+    for (let i = 1; i < parts.length; i++) {
+      const parent = parts.slice(0, i).join("\\");
+      if (made.has(parent)) continue;
+      made.add(parent);
+      lines.push(`[${prefix}\\${parent}]`, "");
+    }
+    made.add(key);
     lines.push(`[${prefix}\\${key}]`);
     for (const [name, value] of Object.entries(values)) lines.push(`"${name}"=${value}`);
     lines.push("");

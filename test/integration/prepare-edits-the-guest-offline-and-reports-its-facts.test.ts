@@ -12,7 +12,7 @@ import { JobWorld, startJobWorld } from "../helpers/job-world";
 // to check their own work.
 
 const sbin = (name: string) => (existsSync(`/usr/sbin/${name}`) ? `/usr/sbin/${name}` : existsSync(`/sbin/${name}`) ? `/sbin/${name}` : name);
-const sh = (cmd: string, args: string[]) => execFileSync(cmd, args, { maxBuffer: 256 * 1024 * 1024 });
+const sh = (cmd: string, args: string[]) => execFileSync(cmd, args, { maxBuffer: 256 * 1024 * 1024, stdio: ["ignore", "pipe", "pipe"] });
 const sha256 = (data: Buffer) => createHash("sha256").update(data).digest("hex");
 
 describe("prepare edits the guest offline (Windows on NTFS, Linux on ext4) and reports its facts", function () {
