@@ -30,8 +30,14 @@ function addBlock(outer: Hash, index: number, blockHash: Buffer): void {
   outer.update(at).update(blockHash);
 }
 
+/** One block that holds data: its index and the sha256 of its bytes. */
+export interface BlockHash {
+  index: number;
+  hash: Buffer;
+}
+
 /** The block digest from the hashes of the blocks that hold data (any order; each block once). */
-export function blockDigestOf(size: number, blocks: readonly { index: number; hash: Buffer }[]): string {
+export function blockDigestOf(size: number, blocks: readonly BlockHash[]): string {
   const outer = startOuter(size);
   for (const b of [...blocks].sort((x, y) => x.index - y.index)) addBlock(outer, b.index, b.hash);
   return outer.digest("hex");

@@ -18,15 +18,16 @@
 import { promises as fs } from "node:fs";
 import * as nodePath from "node:path";
 import { EngineError, jobFailure } from "../errors";
-import { SparseBlockDigest } from "./block-digest";
+import { BlockHash, blockDigestOf, DIGEST_BLOCK, SparseBlockDigest } from "./block-digest";
 import { ConvertResult, convertInto, DiskRef, fsyncFile, plannedTargetSize, refuseOverwritingSource, TargetRef } from "./convert";
 import { checkedDataRanges, rangeBytes } from "./data-ranges";
 import { qemuDriver } from "./formats";
 import { digestImage } from "./hash";
-import { blockDigestOffThreads, digestFileOffThread, firstDifferenceOffThreads } from "./hash-workers";
+import { blockDigestOffThreads, digestFileOffThread, firstDifferenceOffThreads, hashBlockOffThread } from "./hash-workers";
 import { openImageSource, openMappedImage } from "./image-source";
 import { ImageDetails, inspectImage } from "./inspect";
 import { serveOverNbd } from "./nbd-export";
+import { patchImage } from "./patch-image";
 import { forwardProgress, phase, ProgressCallback } from "./progress";
 import { DataRange, DiskSource, LocalImageFile } from "./source";
 
@@ -69,6 +70,8 @@ interface Written {
   sha256?: string;
   /** Bytes served over NBD. */
   dataBytes?: number;
+  /** The blocks behind blockDigest (local files). */
+  blocks?: BlockHash[];
 }
 
 export async function copyFromSource(source: DiskSource, options: CopyFromSourceOptions): Promise<CopiedDisk> {
@@ -78,7 +81,8 @@ export async function copyFromSource(source: DiskSource, options: CopyFromSource
   const virtualSize = plannedTargetSize({ path: source.name, virtualSize: source.virtualSize }, target, options.size);
   const ranges = checkedDataRanges(await source.dataRanges(signal), source.virtualSize, source.name);
   const targetPath = nodePath.resolve(target.path);
-  const local = source.localFile;
+  // A patched file cannot give a full sha256 from the file: such a copy goes through NBD.
+  const local = source.patches?.length && options.sha256 ? undefined : source.localFile;
 
   // Set once the target may have been written: a refusal before that leaves the path alone.
   const state = { touched: false };
@@ -105,10 +109,17 @@ export async function copyFromSource(source: DiskSource, options: CopyFromSource
           `job again, and check the storage holding the output if it happens again.`,
       );
     }
+    let blockDigest = proof.blockDigest;
+    if (local && source.patches?.length) {
+      // The output holds the file's content (proven above); the edits go over it and are read back.
+      await patchImage(targetPath, target.format, source.patches, (offset, length) => source.read(offset, length, signal), { workDir, signal });
+      await fsyncFile(targetPath);
+      blockDigest = await patchedBlockDigest(virtualSize, written.blocks!, source, source.patches, signal);
+    }
     report(1);
     copied = true;
     return {
-      blockDigest: proof.blockDigest,
+      blockDigest,
       ...(proof.sha256 ? { sha256: proof.sha256 } : {}),
       virtualSize: written.result.virtualSize,
       fileSize: written.result.fileSize,
@@ -117,6 +128,25 @@ export async function copyFromSource(source: DiskSource, options: CopyFromSource
   } finally {
     if (state.touched && !copied) await fs.rm(targetPath, { force: true }).catch(() => undefined);
   }
+}
+
+/**
+ * The block digest of the file's content with `patches` read from the source instead: the
+ * file's block hashes, with the blocks the patches touch hashed again from the source.
+ */
+async function patchedBlockDigest(size: number, blocks: BlockHash[], source: DiskSource, patches: readonly DataRange[], signal: AbortSignal): Promise<string> {
+  const hashes = new Map(blocks.map((b) => [b.index, b.hash]));
+  const touched = new Set<number>();
+  for (const p of patches) for (let i = Math.floor(p.start / DIGEST_BLOCK); i * DIGEST_BLOCK < p.start + p.length; i++) touched.add(i);
+  for (const index of touched) {
+    const start = index * DIGEST_BLOCK;
+    const block = Buffer.alloc(Math.min(DIGEST_BLOCK, size - start));
+    (await source.read(start, Math.min(block.length, source.virtualSize - start), signal)).copy(block);
+    const hash = await hashBlockOffThread(block, true);
+    if (hash) hashes.set(index, hash);
+    else hashes.delete(index);
+  }
+  return blockDigestOf(size, [...hashes].map(([index, hash]) => ({ index, hash })));
 }
 
 /** A local image file copied into another format (what prepare and publish do to files). */
@@ -165,7 +195,7 @@ async function convertLocalFile(
       { target: options.target, size: options.size, signal: options.signal, skipSync: true, onProgress },
     );
     const [blocks, full] = await digests;
-    return { result, blockDigest: blocks.blockDigest, ...(full?.sha256 ? { sha256: full.sha256 } : {}) };
+    return { result, blockDigest: blocks.blockDigest, blocks: blocks.blocks, ...(full?.sha256 ? { sha256: full.sha256 } : {}) };
   } catch (error) {
     hashing.abort();
     await digests.catch(() => undefined);

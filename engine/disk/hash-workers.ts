@@ -11,7 +11,7 @@ import * as nodePath from "node:path";
 import { Worker } from "node:worker_threads";
 import { EngineErrorCode, jobFailure } from "../errors";
 import { Extent } from "./extents";
-import { blockDigestOf } from "./block-digest";
+import { BlockHash, blockDigestOf } from "./block-digest";
 import { BlockSlice, MappedFile, sliceByData, unionOfData } from "./hash-data-blocks";
 import { DigestWanted, DiskDigest } from "./hash-mapped-file";
 import type { HashReply, HashRequest } from "./hash-worker";
@@ -118,10 +118,10 @@ export async function digestFileOffThread(path: string, extents: readonly Extent
 type ThreadOptions = Omit<FileDigestOptions, "want">;
 
 /** The block digest of `file`, split over the hashing threads by data. */
-export async function blockDigestOffThreads(file: MappedFile, size: number, options: ThreadOptions): Promise<{ blockDigest: string }> {
+export async function blockDigestOffThreads(file: MappedFile, size: number, options: ThreadOptions): Promise<{ blockDigest: string; blocks: BlockHash[] }> {
   const replies = await runSlices([file.extents], size, options, (slice) => ({ id: 0, kind: "slice", path: file.path, extents: [...file.extents], size, slice, reportReads: options.onRead !== undefined }));
   const blocks = replies.flatMap((r) => (r.kind === "slice" ? r.blocks.map((b) => ({ index: b.index, hash: Buffer.from(b.hash) })) : []));
-  return { blockDigest: blockDigestOf(size, blocks) };
+  return { blockDigest: blockDigestOf(size, blocks), blocks };
 }
 
 /**

@@ -30,6 +30,12 @@ export interface DiskSource {
    * through `extents` (file offsets): the copier then lets qemu-img read it with no NBD hop.
    */
   readonly localFile?: LocalImageFile;
+  /**
+   * With localFile: guest ranges where the content is not the file's but what `read` returns
+   * (a guest edited on an overlay of the file). The copier converts the file in one pass, then
+   * writes these ranges over the output and checks them.
+   */
+  readonly patches?: readonly DataRange[];
   /** Bytes fetched from where the disk lies so far (for "bytes read vs allocated" figures). */
   readonly bytesRead: number;
   /** Releases connections and scratch files; safe to call twice. */

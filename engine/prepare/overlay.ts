@@ -38,6 +38,15 @@ export class CopyOnWriteDisk implements DiskSource {
     return this.base.bytesRead;
   }
 
+  /** A local base file is copied as it is, with the overlay's ranges written over the copy. */
+  get localFile() {
+    return this.base.localFile;
+  }
+
+  get patches(): readonly DataRange[] {
+    return this.written;
+  }
+
   /** What the guest tools changed, as guest ranges (merged). */
   changedRanges(): DataRange[] {
     return this.written.map((w) => ({ ...w }));
