@@ -314,6 +314,20 @@ describe("prepare: registry edits through hive-edit read back with hivexget", fu
     assert.equal(await hivexget(file, "\\Setup", "SetupType"), "0\n");
   });
 
+  it("stops the tool when the job is cancelled: later edits fail with the cancellation and the file stays as it was", async () => {
+    const file = await copyOf(systemSeed);
+    const before = await sha256(file);
+    const cancel = new AbortController();
+    const hive = await openHive(file, "SYSTEM", cancel.signal);
+    opened.push(hive);
+    await hive.set("Setup", "SetupType", { type: "REG_DWORD", data: 1 });
+    const reason = new Error("job cancelled");
+    cancel.abort(reason);
+    await assert.rejects(hive.commit(), (e: unknown) => e === reason);
+    await hive.close();
+    assert.equal(await sha256(file), before);
+  });
+
   it("round-trips every value shape through its bytes and refuses values it cannot store", () => {
     const values: RegistryValue[] = [
       { type: "REG_SZ", data: "" },

@@ -146,6 +146,7 @@ export async function openHive(file: string, hiveName: HiveName, signal: AbortSi
   let queue: Promise<unknown> = Promise.resolve();
   const command = <T>(doing: string, line: string, body: Buffer | undefined, answer: (head: string) => Promise<T>): Promise<T> => {
     const run = async () => {
+      if (signal.aborted) throw signal.reason; // a cancelled job sends nothing more, commit least of all
       if (exitedAlready) throw failure(doing, new Error("the registry tool is no longer running"));
       stdin.write(line + "\n");
       if (body) stdin.write(body);
