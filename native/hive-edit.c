@@ -34,14 +34,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <hivex.h>
+#include <locale.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <wctype.h>
 
 // Registry values are small (Windows itself caps them near 1 MiB); this bounds a bad request.
 #define MAX_VALUE_BYTES (64 * 1024 * 1024)
@@ -117,6 +118,50 @@ static void print_encoded(const char *s) {
 
 // ---- keys ----
 
+/** The next code point of UTF-8 text (hivex gives names as UTF-8); a stray byte stands for itself. */
+static uint32_t next_code_point(const unsigned char **text) {
+  const unsigned char *p = *text;
+  int extra = p[0] >= 0xf0 ? 3 : p[0] >= 0xe0 ? 2 : p[0] >= 0xc0 ? 1 : 0;
+  uint32_t c = extra ? p[0] & (0x3f >> extra) : p[0];
+  for (int i = 1; i <= extra; i++) {
+    if ((p[i] & 0xc0) != 0x80) {
+      *text = p + 1;
+      return p[0];
+    }
+    c = c << 6 | (p[i] & 0x3f);
+  }
+  *text = p + 1 + extra;
+  return c;
+}
+
+/** Windows compares key and value names with every character upper-cased. */
+static int names_equal(const char *a, const char *b) {
+  const unsigned char *p = (const unsigned char *)a, *q = (const unsigned char *)b;
+  while (*p && *q) {
+    uint32_t x = next_code_point(&p), y = next_code_point(&q);
+    if (x != y && towupper((wint_t)x) != towupper((wint_t)y)) return 0;
+  }
+  return !*p && !*q;
+}
+
+/** The subkey called `name`, or 0: errno 0 when there is none, else why reading failed. */
+static hive_node_h find_child(hive_node_h node, const char *name) {
+  errno = 0;
+  hive_node_h *children = hivex_node_children(hive, node);
+  if (!children) return 0;
+  hive_node_h found = 0;
+  int err = 0;
+  for (size_t i = 0; children[i] && !found && !err; i++) {
+    char *child = hivex_node_name(hive, children[i]);
+    if (!child) err = errno ? errno : EIO;
+    else if (names_equal(child, name)) found = children[i];
+    free(child);
+  }
+  free(children);
+  errno = err;
+  return found;
+}
+
 /**
  * Walks KEY from the root. Returns the node, or 0 with *err = 0 when a component is missing
  * (then, with `create`, adds it and the rest), or 0 with *err = errno on a hivex failure.
@@ -131,8 +176,7 @@ static hive_node_h find_key(const char *path, int create, int *err) {
   char *copy = strdup(path);
   if (!copy) die("out of memory");
   for (char *save = NULL, *name = strtok_r(copy, "\\", &save); name; name = strtok_r(NULL, "\\", &save)) {
-    errno = 0;
-    hive_node_h child = hivex_node_get_child(hive, node, name);
+    hive_node_h child = find_child(node, name);
     if (!child && errno) {
       *err = errno;
       snprintf(message, sizeof message, "reading the subkeys of a key on the way to %.200s failed", path);
@@ -155,10 +199,22 @@ static hive_node_h find_key(const char *path, int create, int *err) {
   return node;
 }
 
-/** The value called `name` (case-insensitive), or 0 (errno 0 when there is none). */
+/** The value called `name`, or 0: errno 0 when there is none, else why reading failed. */
 static hive_value_h find_value(hive_node_h node, const char *name) {
   errno = 0;
-  return hivex_node_get_value(hive, node, name);
+  hive_value_h *values = hivex_node_values(hive, node);
+  if (!values) return 0;
+  hive_value_h found = 0;
+  int err = 0;
+  for (size_t i = 0; values[i] && !found && !err; i++) {
+    char *key = hivex_value_key(hive, values[i]);
+    if (!key) err = errno ? errno : EIO;
+    else if (names_equal(key, name)) found = values[i];
+    free(key);
+  }
+  free(values);
+  errno = err;
+  return found;
 }
 
 // ---- commands ----
@@ -253,6 +309,7 @@ static int cmd_set(const char *key, const char *name, hive_type type, char *data
   // An existing value keeps its name as written (Windows keeps the first spelling too).
   char *existing = NULL;
   hive_value_h value = find_value(node, name);
+  if (!value && errno) return -errno;
   if (value && !(existing = hivex_value_key(hive, value))) return -(errno ? errno : EIO);
   hive_set_value v = {.key = existing ? existing : (char *)name, .t = type, .len = length, .value = data};
   int rc = hivex_node_set_value(hive, node, &v, 0);
@@ -284,7 +341,7 @@ static int cmd_delvalue(const char *key, const char *name) {
       result = -(errno ? errno : EIO);
       break;
     }
-    if (!found && strcasecmp(vname, name) == 0) {
+    if (!found && names_equal(vname, name)) {
       found = 1;
       free(vname);
       continue;
@@ -395,6 +452,7 @@ static int run_set(char **argv, int bad) {
 int main(int argc, char **argv) {
   if (argc != 2) die("usage: hive-edit HIVE_FILE");
   const char *file = argv[1];
+  setlocale(LC_CTYPE, "C.UTF-8"); // towupper beyond ASCII; without that locale, ASCII only
   open_hive(file);
   printf("ready\n");
   fflush(stdout);

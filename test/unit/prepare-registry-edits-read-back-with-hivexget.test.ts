@@ -267,9 +267,17 @@ describe("prepare: registry edits through hive-edit read back with hivexget", fu
       { name: "LastKnownGood", type: "REG_DWORD", length: 4 },
     ]);
     assert.deepEqual(await hive.subkeys(""), ["ControlSet001", "Select", "Setup"]);
+    // Beyond ASCII too: Windows upper-cases every character, so these name one key and one value.
+    await hive.set("Ünïcode Ω\\Sub", "naïve ✓ 100%", { type: "REG_DWORD", data: 1 });
+    await hive.set("ünïcode ω\\SUB", "NAÏVE ✓ 100%", { type: "REG_DWORD", data: 3 });
+    await hive.set("ÜNÏCODE Ω", "-", { type: "REG_SZ", data: "a value named -" });
+    assert.deepEqual(await hive.subkeys("\\"), ["ControlSet001", "Select", "Setup", "Ünïcode Ω"]);
+    assert.deepEqual(await hive.values("Ünïcode Ω\\Sub"), [{ name: "naïve ✓ 100%", type: "REG_DWORD", length: 4 }]);
     await hive.commit();
     await hive.close();
     assert.equal(await hivexget(file, "\\Select", "Current"), "2\n");
+    assert.equal(await hivexget(file, "\\Ünïcode Ω\\Sub", "naïve ✓ 100%"), "3\n");
+    assert.equal(await hivexget(file, "\\Ünïcode Ω", "-"), "a value named -\n");
   });
 
   it("records nothing for a set of an identical value, and reads odd stored values tolerantly", async () => {
@@ -304,6 +312,20 @@ describe("prepare: registry edits through hive-edit read back with hivexget", fu
     await hive.close();
     assert.equal(await sha256(file), before);
     assert.equal(await hivexget(file, "\\Setup", "SetupType"), "0\n");
+  });
+
+  it("stops the tool when the job is cancelled: later edits fail with the cancellation and the file stays as it was", async () => {
+    const file = await copyOf(systemSeed);
+    const before = await sha256(file);
+    const cancel = new AbortController();
+    const hive = await openHive(file, "SYSTEM", cancel.signal);
+    opened.push(hive);
+    await hive.set("Setup", "SetupType", { type: "REG_DWORD", data: 1 });
+    const reason = new Error("job cancelled");
+    cancel.abort(reason);
+    await assert.rejects(hive.commit(), (e: unknown) => e === reason);
+    await hive.close();
+    assert.equal(await sha256(file), before);
   });
 
   it("round-trips every value shape through its bytes and refuses values it cannot store", () => {

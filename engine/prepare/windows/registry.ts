@@ -134,7 +134,7 @@ export async function openHive(file: string, hiveName: HiveName, signal: AbortSi
   if (refused) {
     await exited;
     if (refused[1] === "GUEST_REGISTRY_CORRUPT") throw jobFailure("GUEST_REGISTRY_CORRUPT", `The guest's ${hiveName} registry hive is damaged: ${refused[2]}. ${CORRUPT_ADVICE}`);
-    throw jobFailure("GUEST_EDIT_FAILED", `Opening ${what} failed: ${refused[2]}.`);
+    throw jobFailure("GUEST_EDIT_FAILED", `Opening ${what} failed: ${refused[2]}. The engine needs to read and write the hive file; check that it exists and is writable.`);
   }
   if (ready !== "ready") {
     stop.abort();
@@ -146,6 +146,7 @@ export async function openHive(file: string, hiveName: HiveName, signal: AbortSi
   let queue: Promise<unknown> = Promise.resolve();
   const command = <T>(doing: string, line: string, body: Buffer | undefined, answer: (head: string) => Promise<T>): Promise<T> => {
     const run = async () => {
+      if (signal.aborted) throw signal.reason; // a cancelled job sends nothing more, commit least of all
       if (exitedAlready) throw failure(doing, new Error("the registry tool is no longer running"));
       stdin.write(line + "\n");
       if (body) stdin.write(body);
@@ -157,7 +158,12 @@ export async function openHive(file: string, hiveName: HiveName, signal: AbortSi
       }
       const err = /^err (\S+) (.*)$/.exec(head);
       if (err) throw failure(doing, new HiveCommandError(err[1], err[2]));
-      return answer(head);
+      try {
+        return await answer(head);
+      } catch (error) {
+        stop.abort(); // out of step with the tool: nothing it says can be trusted any more
+        throw failure(doing, error);
+      }
     };
     const result = queue.then(run, run);
     queue = result.catch(() => undefined);
