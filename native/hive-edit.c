@@ -44,6 +44,8 @@
 #include <unistd.h>
 #include <wctype.h>
 
+#include "percent-encoding.h"
+
 // Registry values are small (Windows itself caps them near 1 MiB); this bounds a bad request.
 #define MAX_VALUE_BYTES (64 * 1024 * 1024)
 #define MAX_ARGS 5
@@ -71,49 +73,22 @@ static void open_fail(const char *code, const char *fmt, ...) {
   exit(2);
 }
 
-// ---- percent encoding (volume-tool.h's, plus "-" for the empty string) ----
+// ---- percent encoding (percent-encoding.h, plus "-" for the empty string) ----
 
-static int hex_value(int c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-/** Decodes in place; -1 on a bad escape or an encoded NUL. */
+/** An argument: percent-encoded, a lone "-" for the empty string; -1 on a bad escape. */
 static int decode_argument(char *s) {
   if (strcmp(s, "-") == 0) {
     s[0] = 0;
     return 0;
   }
-  char *out = s;
-  for (char *p = s; *p; p++) {
-    if (*p != '%') {
-      *out++ = *p;
-      continue;
-    }
-    int hi = hex_value(p[1]), lo = hi < 0 ? -1 : hex_value(p[2]);
-    if (lo < 0 || (hi == 0 && lo == 0)) return -1;
-    *out++ = (char)(hi * 16 + lo);
-    p += 2;
-  }
-  *out = 0;
-  return 0;
+  return percent_decode(s);
 }
 
-static void print_encoded(const char *s) {
-  if (!*s) {
-    fputc('-', stdout);
-    return;
-  }
-  if (strcmp(s, "-") == 0) {
-    fputs("%2D", stdout);
-    return;
-  }
-  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-    if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || strchr("._~/-", *p)) fputc(*p, stdout);
-    else printf("%%%02X", *p);
-  }
+/** A name in an answer, encoded as arguments are. */
+static void print_name(const char *s) {
+  if (!*s) fputc('-', stdout);
+  else if (strcmp(s, "-") == 0) fputs("%2D", stdout);
+  else print_encoded(stdout, s);
 }
 
 // ---- keys ----
@@ -264,7 +239,7 @@ static int cmd_values(const char *key) {
   if (!result) {
     printf("ok %zu\n", n);
     for (size_t i = 0; i < n; i++) {
-      print_encoded(names[i]);
+      print_name(names[i]);
       printf(" %u %zu\n", (unsigned)types[i], lengths[i]);
     }
   }
@@ -292,7 +267,7 @@ static int cmd_keys(const char *key) {
   if (!result) {
     printf("ok %zu\n", n);
     for (size_t i = 0; i < n; i++) {
-      print_encoded(names[i]);
+      print_name(names[i]);
       putchar('\n');
     }
   }

@@ -38,6 +38,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "percent-encoding.h"
+
 // Files the tools read or write whole (hives, scripts, installers) are bounded by this.
 #define MAX_FILE_BYTES (1024LL * 1024 * 1024)
 #define DEVICE_FD 3
@@ -104,39 +106,6 @@ static int device_sync(void) {
   write_all(DEVICE_FD, "S\n", 2);
   long long n = device_answer();
   return n < 0 ? (int)n : 0;
-}
-
-// ---- percent encoding of command arguments and answers ----
-
-static int hex_value(int c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-/** Decodes in place; -1 on a bad escape or an encoded NUL. */
-static int percent_decode(char *s) {
-  char *out = s;
-  for (char *p = s; *p; p++) {
-    if (*p != '%') {
-      *out++ = *p;
-      continue;
-    }
-    int hi = hex_value(p[1]), lo = hi < 0 ? -1 : hex_value(p[2]);
-    if (lo < 0 || (hi == 0 && lo == 0)) return -1;
-    *out++ = (char)(hi * 16 + lo);
-    p += 2;
-  }
-  *out = 0;
-  return 0;
-}
-
-static void print_encoded(FILE *f, const char *s) {
-  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-    if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || strchr("._~/-", *p)) fputc(*p, f);
-    else fprintf(f, "%%%02X", *p);
-  }
 }
 
 // ---- what each tool implements ----

@@ -8,9 +8,9 @@ import { join } from "node:path";
 import type { Duplex } from "node:stream";
 import { EngineErrorCode, jobFailure } from "../errors";
 import { packageRoot } from "../package-root";
-import { runChild } from "../process/run-child";
 import { BlockDevice } from "./block-device";
 import { ByteQueue } from "./byte-queue";
+import { LineTool, ToolAnswerError, ToolRefusal } from "./line-tool";
 
 export type VolumeToolName = "ntfs-edit" | "ext4-edit";
 export type EntryType = "file" | "dir" | "symlink" | "other";
@@ -77,37 +77,9 @@ export async function openGuestVolume(tool: VolumeToolName, device: BlockDevice,
   if (!existsSync(path)) {
     throw jobFailure("GUEST_EDIT_FAILED", `The volume tool ${path} is missing: it is built by scripts/setup. Run scripts/setup, then retry the job.`);
   }
-  const stop = new AbortController();
-  const out = new ByteQueue();
   const channelIn = new ByteQueue();
-  let stdin!: NodeJS.WritableStream;
   let channel!: Duplex;
   let deviceFailure: unknown;
-  let stderr = "";
-
-  const exited = runChild(path, ["--size", String(device.size)], {
-    signal: AbortSignal.any([signal, stop.signal]),
-    onStdin: (s) => (stdin = s),
-    onStdoutBytes: (chunk) => out.push(chunk),
-    onChannel: (c) => {
-      channel = c;
-      c.on("data", (chunk: Buffer) => channelIn.push(chunk));
-      c.on("end", () => channelIn.end(new Error("device channel closed")));
-    },
-  }).then(
-    (result) => {
-      stderr = result.stderr.trim();
-      const why = new Error(`${tool} exited (${result.code ?? result.exitSignal})${stderr ? `: ${stderr}` : ""}`);
-      out.end(why);
-      channelIn.end(why);
-      return result;
-    },
-    (error: Error) => {
-      out.end(error);
-      channelIn.end(error);
-      return undefined;
-    },
-  );
 
   // The device: one request at a time, in the order the tool sends them.
   const serveDevice = async () => {
@@ -135,62 +107,51 @@ export async function openGuestVolume(tool: VolumeToolName, device: BlockDevice,
       }
     }
   };
-  void serveDevice().catch(() => undefined); // ends when the tool's channel closes
 
   const failure = (doing: string, error: unknown) =>
-    jobFailure(
-      "GUEST_EDIT_FAILED",
-      `${tool} failed while ${doing} on ${what}: ${(error as Error).message ?? error}${deviceFailure ? ` (reading or writing the disk failed: ${(deviceFailure as Error).message})` : ""}.`,
-      deviceFailure ?? error,
-    );
+    signal.aborted
+      ? signal.reason
+      : jobFailure(
+          "GUEST_EDIT_FAILED",
+          `${tool} failed while ${doing} on ${what}: ${(error as Error).message ?? error}${deviceFailure ? ` (reading or writing the disk failed: ${(deviceFailure as Error).message})` : ""}.`,
+          deviceFailure ?? error,
+        );
 
-  let ready: string;
+  let started: Awaited<ReturnType<typeof LineTool.start>>;
   try {
-    ready = await out.line();
+    started = await LineTool.start(path, ["--size", String(device.size)], {
+      signal,
+      onChannel: (c) => {
+        channel = c;
+        c.on("data", (chunk: Buffer) => channelIn.push(chunk));
+        c.on("end", () => channelIn.end(new Error("device channel closed")));
+        void serveDevice().catch(() => undefined); // ends when the tool's channel closes
+      },
+    });
   } catch (error) {
-    await exited;
+    if (error instanceof ToolRefusal) {
+      const code = REFUSAL_CODES.has(error.code as EngineErrorCode) ? (error.code as EngineErrorCode) : "GUEST_EDIT_FAILED";
+      throw jobFailure(code, `${what}: ${error.text}`);
+    }
     throw failure("opening the volume", error);
   }
-  const refused = /^fail (\S+) (.*)$/.exec(ready);
-  if (refused) {
-    await exited;
-    const code = REFUSAL_CODES.has(refused[1] as EngineErrorCode) ? (refused[1] as EngineErrorCode) : "GUEST_EDIT_FAILED";
-    throw jobFailure(code, `${what}: ${refused[2]}`);
-  }
-  if (!/^ready( |$)/.test(ready)) {
-    stop.abort();
-    await exited;
-    throw failure("opening the volume", new Error(`unexpected answer: ${ready.slice(0, 100)}`));
-  }
+  const { tool: process, ready } = started;
   const facts: Record<string, string> = {};
-  for (const pair of ready.slice("ready".length).trim().split(" ").filter(Boolean)) {
+  for (const pair of ready.split(" ").filter(Boolean)) {
     const eq = pair.indexOf("=");
     facts[pair.slice(0, eq)] = decodeArgument(pair.slice(eq + 1));
   }
 
-  // Commands run one after another.
-  let queue: Promise<unknown> = Promise.resolve();
-  const command = <T>(doing: string, line: string, body: Buffer | undefined, answer: (head: string) => Promise<T>): Promise<T> => {
-    const run = async () => {
-      stdin.write(line + "\n");
-      if (body) stdin.write(body);
-      let head: string;
-      try {
-        head = await out.line();
-      } catch (error) {
-        throw failure(doing, error);
-      }
-      const err = /^err (\S+) (.*)$/.exec(head);
-      if (err) {
-        if (deviceFailure) throw failure(doing, new Error(err[2]));
-        throw new VolumeCommandError(err[1], `${doing} on ${what}: ${err[2]} (${err[1]})`);
-      }
-      if (!head.startsWith("ok")) throw failure(doing, new Error(`unexpected answer: ${head.slice(0, 100)}`));
-      return answer(head.slice(2).trim());
-    };
-    const result = queue.then(run, run);
-    queue = result.catch(() => undefined);
-    return result;
+  const command = async <T>(doing: string, line: string, body: Buffer | undefined, answer: (rest: string) => Promise<T>): Promise<T> => {
+    try {
+      return await process.command(line, body, async (head) => {
+        if (!/^ok( |$)/.test(head)) throw new Error(`unexpected answer: ${head.slice(0, 100)}`);
+        return answer(head.slice(2).trim());
+      });
+    } catch (error) {
+      if (error instanceof ToolAnswerError && !deviceFailure) throw new VolumeCommandError(error.errno, `${doing} on ${what}: ${error.text} (${error.errno})`);
+      throw failure(doing, error);
+    }
   };
   const done = async () => undefined;
 
@@ -211,25 +172,22 @@ export async function openGuestVolume(tool: VolumeToolName, device: BlockDevice,
       command(`listing ${p}`, `ls ${encodeArgument(p)}`, undefined, async (rest) => {
         const entries: { name: string; type: EntryType }[] = [];
         for (let i = Number(rest); i > 0; i--) {
-          const [name, type] = (await out.line()).split(" ");
-          entries.push({ name: decodeArgument(name), type: type as EntryType });
+          const [name, type] = (await process.out.line()).split(" ");
+          entries.push({ name: decodeArgument(name!), type: type as EntryType });
         }
         return entries;
       }),
-    readFile: (p) => command(`reading ${p}`, `cat ${encodeArgument(p)}`, undefined, (rest) => out.bytes(Number(rest))),
+    readFile: (p) => command(`reading ${p}`, `cat ${encodeArgument(p)}`, undefined, (rest) => process.out.bytes(Number(rest))),
     writeFile: (p, data, mode = 0o644) => command(`writing ${p}`, `put ${encodeArgument(p)} ${data.length} ${mode.toString(8)}`, data, done),
     mkdir: (p, mode = 0o755) => command(`creating the directory ${p}`, `mkdir ${encodeArgument(p)} ${mode.toString(8)}`, undefined, done),
     remove: (p) => command(`removing ${p}`, `rm ${encodeArgument(p)}`, undefined, done),
     symlink: (p, target) => command(`creating the symlink ${p}`, `symlink ${encodeArgument(p)} ${encodeArgument(target)}`, undefined, done),
     async close() {
       await command("closing the volume", "quit", undefined, done);
-      const result = await exited;
-      if (!result || result.code !== 0) throw failure("closing the volume", new Error(stderr || "the tool did not exit cleanly"));
+      const result = await process.exited;
+      if (!result || result.code !== 0) throw failure("closing the volume", new Error(result?.stderr.trim() || "the tool did not exit cleanly"));
       if (deviceFailure) throw failure("closing the volume", deviceFailure);
     },
-    async abort() {
-      stop.abort();
-      await exited;
-    },
+    abort: () => process.stop(),
   };
 }

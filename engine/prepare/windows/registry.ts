@@ -7,8 +7,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { EngineError, jobFailure } from "../../errors";
 import { packageRoot } from "../../package-root";
-import { runChild } from "../../process/run-child";
-import { ByteQueue } from "../byte-queue";
+import { expectOk, LineTool, ToolAnswerError, ToolRefusal } from "../line-tool";
 import { decodeArgument, encodeArgument } from "../volume-tool";
 import { decodeValue, encodeValue, RegistryType, RegistryValue, typeName } from "./registry-value";
 
@@ -94,84 +93,30 @@ export async function openHive(file: string, hiveName: HiveName, signal: AbortSi
     throw jobFailure("GUEST_EDIT_FAILED", `The registry tool ${tool} is missing: it is built by scripts/setup. Run scripts/setup, then retry the job.`);
   }
   const what = `the ${hiveName} registry hive (${file})`;
-  const stop = new AbortController();
-  const out = new ByteQueue();
-  let stdin!: NodeJS.WritableStream;
-  let stderr = "";
-  let exitedAlready = false;
-
-  const exited = runChild(tool, [file], {
-    signal: AbortSignal.any([signal, stop.signal]),
-    onStdin: (s) => (stdin = s),
-    onStdoutBytes: (chunk) => out.push(chunk),
-  }).then(
-    (result) => {
-      stderr = result.stderr.trim();
-      out.end(new Error(`hive-edit exited (${result.code ?? result.exitSignal})${stderr ? `: ${stderr}` : ""}`));
-      return result;
-    },
-    (error: Error) => {
-      out.end(error);
-      return undefined;
-    },
-  ).finally(() => (exitedAlready = true));
-
   const failure = (doing: string, error: unknown) =>
     signal.aborted
       ? signal.reason
       : error instanceof EngineError
-      ? error
-      : jobFailure("GUEST_EDIT_FAILED", `Editing ${what} failed while ${doing}: ${(error as Error).message ?? error}. The hive file keeps its last committed state.`, error);
+        ? error
+        : jobFailure("GUEST_EDIT_FAILED", `Editing ${what} failed while ${doing}: ${(error as Error).message ?? error}. The hive file keeps its last committed state.`, error);
 
-  let ready: string;
+  let process: LineTool;
   try {
-    ready = await out.line();
+    ({ tool: process } = await LineTool.start(tool, [file], { signal }));
   } catch (error) {
-    await exited;
-    throw failure("opening it", error);
+    if (!(error instanceof ToolRefusal)) throw failure("opening it", error);
+    if (error.code === "GUEST_REGISTRY_CORRUPT") throw jobFailure("GUEST_REGISTRY_CORRUPT", `The guest's ${hiveName} registry hive is damaged: ${error.text}. ${CORRUPT_ADVICE}`);
+    throw jobFailure("GUEST_EDIT_FAILED", `Opening ${what} failed: ${error.text}. The engine needs to read and write the hive file; check that it exists and is writable.`);
   }
-  const refused = /^fail (\S+) (.*)$/.exec(ready);
-  if (refused) {
-    await exited;
-    if (refused[1] === "GUEST_REGISTRY_CORRUPT") throw jobFailure("GUEST_REGISTRY_CORRUPT", `The guest's ${hiveName} registry hive is damaged: ${refused[2]}. ${CORRUPT_ADVICE}`);
-    throw jobFailure("GUEST_EDIT_FAILED", `Opening ${what} failed: ${refused[2]}. The engine needs to read and write the hive file; check that it exists and is writable.`);
-  }
-  if (ready !== "ready") {
-    stop.abort();
-    await exited;
-    throw failure("opening it", new Error(`unexpected answer: ${ready.slice(0, 100)}`));
-  }
-
-  // Commands run one after another, in the order asked.
-  let queue: Promise<unknown> = Promise.resolve();
-  const command = <T>(doing: string, line: string, body: Buffer | undefined, answer: (head: string) => Promise<T>): Promise<T> => {
-    const run = async () => {
-      if (signal.aborted) throw signal.reason; // a cancelled job sends nothing more, commit least of all
-      if (exitedAlready) throw failure(doing, new Error("the registry tool is no longer running"));
-      stdin.write(line + "\n");
-      if (body) stdin.write(body);
-      let head: string;
-      try {
-        head = await out.line();
-      } catch (error) {
-        throw failure(doing, error);
-      }
-      const err = /^err (\S+) (.*)$/.exec(head);
-      if (err) throw failure(doing, new HiveCommandError(err[1], err[2]));
-      try {
-        return await answer(head);
-      } catch (error) {
-        stop.abort(); // out of step with the tool: nothing it says can be trusted any more
-        throw failure(doing, error);
-      }
-    };
-    const result = queue.then(run, run);
-    queue = result.catch(() => undefined);
-    return result;
+  const out = process.out;
+  const command = async <T>(doing: string, line: string, body: Buffer | undefined, answer: (head: string) => Promise<T>): Promise<T> => {
+    try {
+      return await process.command(line, body, answer);
+    } catch (error) {
+      throw failure(doing, error);
+    }
   };
-  const ok = async (head: string) => {
-    if (head !== "ok") throw new Error(`unexpected answer: ${head.slice(0, 100)}`);
-  };
+  const ok = expectOk;
   const okCount = (head: string) => {
     const m = /^ok (\d+)$/.exec(head);
     if (!m) throw new Error(`unexpected answer: ${head.slice(0, 100)}`);
@@ -271,14 +216,12 @@ export async function openHive(file: string, hiveName: HiveName, signal: AbortSi
     async close() {
       if (closed) return;
       closed = true;
-      if (!exitedAlready) {
-        try {
-          await command("closing it", "quit", undefined, ok);
-        } catch {
-          stop.abort(); // a tool that cannot even quit is stopped; uncommitted edits are dropped either way
-        }
+      try {
+        await command("closing it", "quit", undefined, ok);
+      } catch {
+        // a tool that cannot even quit is stopped; uncommitted edits are dropped either way
       }
-      await exited;
+      await process.stop();
     },
   };
 }
@@ -289,19 +232,8 @@ function describe(key: string, name?: string): string {
   return name === "" ? `the default value of ${path}` : `the value ${path}\\${name}`;
 }
 
-/** A command hive-edit refused ("err <ERRNO> <text>"); the cause of the EngineError thrown. */
-class HiveCommandError extends Error {
-  override readonly name = "HiveCommandError";
-  constructor(
-    readonly errno: string,
-    text: string,
-  ) {
-    super(`${text} (${errno})`);
-  }
-}
-
 /** For listings: a missing key is an answer, not a failure. */
 function missingKey(error: unknown): undefined {
-  if (error instanceof EngineError && error.cause instanceof HiveCommandError && error.cause.errno === "ENOENT") return undefined;
+  if (error instanceof EngineError && error.cause instanceof ToolAnswerError && error.cause.errno === "ENOENT") return undefined;
   throw error;
 }
