@@ -728,25 +728,25 @@ static const char *fs_type(const struct ext2_super_block *sb) {
 /** Refuses what is not ext2/3/4 before libext2fs sees it: zeros, NTFS, a volume too small. */
 static void check_magic(void) {
   struct ext2_super_block sb;
-  if (device_size < SUPERBLOCK_OFFSET + SUPERBLOCK_SIZE) volume_fail("GUEST_FILE_SYSTEM_UNSUPPORTED", "the volume is too small to hold an ext2/ext3/ext4 file system");
+  if (device_size < SUPERBLOCK_OFFSET + SUPERBLOCK_SIZE) refuse_to_start("GUEST_FILE_SYSTEM_UNSUPPORTED", "the volume is too small to hold an ext2/ext3/ext4 file system");
   int err = device_read(&sb, SUPERBLOCK_OFFSET, sizeof sb);
-  if (err) volume_fail("GUEST_EDIT_FAILED", "reading the superblock: %s", strerror(-err));
-  if (ext2fs_le16_to_cpu(sb.s_magic) != EXT2_SUPER_MAGIC) volume_fail("GUEST_FILE_SYSTEM_UNSUPPORTED", "the volume does not hold an ext2/ext3/ext4 file system");
+  if (err) refuse_to_start("GUEST_EDIT_FAILED", "reading the superblock: %s", strerror(-err));
+  if (ext2fs_le16_to_cpu(sb.s_magic) != EXT2_SUPER_MAGIC) refuse_to_start("GUEST_FILE_SYSTEM_UNSUPPORTED", "the volume does not hold an ext2/ext3/ext4 file system");
 }
 
 static void open_volume(void) {
   check_magic();
   errcode_t err = ext2fs_open2("fd3", NULL, EXT2_FLAG_RW | EXT2_FLAG_64BITS, 0, 0, &volume_io_manager, &fs);
   if (err == EXT2_ET_UNSUPP_FEATURE || err == EXT2_ET_RO_UNSUPP_FEATURE) {
-    volume_fail("GUEST_FILE_SYSTEM_UNSUPPORTED", "the ext file system uses a feature this tool cannot write: %s", error_message(err));
+    refuse_to_start("GUEST_FILE_SYSTEM_UNSUPPORTED", "the ext file system uses a feature this tool cannot write: %s", error_message(err));
   }
-  if (err == EXT2_ET_BAD_MAGIC) volume_fail("GUEST_FILE_SYSTEM_UNSUPPORTED", "the volume does not hold an ext2/ext3/ext4 file system");
-  if (err) volume_fail("GUEST_EDIT_FAILED", "opening the ext file system: %s", error_message(err));
+  if (err == EXT2_ET_BAD_MAGIC) refuse_to_start("GUEST_FILE_SYSTEM_UNSUPPORTED", "the volume does not hold an ext2/ext3/ext4 file system");
+  if (err) refuse_to_start("GUEST_EDIT_FAILED", "opening the ext file system: %s", error_message(err));
   struct ext2_super_block *sb = fs->super;
   const char *fix = "shut the guest down cleanly (or run e2fsck on the volume) and retry";
-  if (ext2fs_has_feature_journal_needs_recovery(sb)) volume_fail("GUEST_VOLUME_UNCLEAN", "the file system's journal needs recovery: %s", fix);
-  if (!(sb->s_state & EXT2_VALID_FS) || (sb->s_state & EXT2_ERROR_FS)) volume_fail("GUEST_VOLUME_UNCLEAN", "the file system is not marked clean: %s", fix);
-  if ((err = ext2fs_read_bitmaps(fs))) volume_fail("GUEST_EDIT_FAILED", "reading the allocation bitmaps: %s", error_message(err));
+  if (ext2fs_has_feature_journal_needs_recovery(sb)) refuse_to_start("GUEST_VOLUME_UNCLEAN", "the file system's journal needs recovery: %s", fix);
+  if (!(sb->s_state & EXT2_VALID_FS) || (sb->s_state & EXT2_ERROR_FS)) refuse_to_start("GUEST_VOLUME_UNCLEAN", "the file system is not marked clean: %s", fix);
+  if ((err = ext2fs_read_bitmaps(fs))) refuse_to_start("GUEST_EDIT_FAILED", "reading the allocation bitmaps: %s", error_message(err));
   fs->umask = 0;
 }
 

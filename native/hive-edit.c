@@ -44,7 +44,7 @@
 #include <unistd.h>
 #include <wctype.h>
 
-#include "percent-encoding.h"
+#include "line-protocol.h"
 
 // Registry values are small (Windows itself caps them near 1 MiB); this bounds a bad request.
 #define MAX_VALUE_BYTES (64 * 1024 * 1024)
@@ -53,27 +53,7 @@
 static hive_h *hive;
 static char message[512];
 
-static void die(const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  vfprintf(stderr, fmt, ap);
-  va_end(ap);
-  fputc('\n', stderr);
-  exit(1);
-}
-
-static void open_fail(const char *code, const char *fmt, ...) {
-  printf("fail %s ", code);
-  va_list ap;
-  va_start(ap, fmt);
-  vprintf(fmt, ap);
-  va_end(ap);
-  printf("\n");
-  fflush(stdout);
-  exit(2);
-}
-
-// ---- percent encoding (percent-encoding.h, plus "-" for the empty string) ----
+// ---- percent encoding (line-protocol.h, plus "-" for the empty string) ----
 
 /** An argument: percent-encoded, a lone "-" for the empty string; -1 on a bad escape. */
 static int decode_argument(char *s) {
@@ -375,17 +355,17 @@ static const char *header_problem(const char *file) {
 
 static void open_hive(const char *file) {
   int fd = open(file, O_RDWR);
-  if (fd < 0) open_fail("GUEST_EDIT_FAILED", "cannot open %s read-write: %s", file, strerror(errno));
+  if (fd < 0) refuse_to_start("GUEST_EDIT_FAILED", "cannot open %s read-write: %s", file, strerror(errno));
   close(fd);
   hive = hivex_open(file, HIVEX_OPEN_WRITE);
   if (!hive) {
     int err = errno;
     const char *why = header_problem(file);
-    if (why) open_fail("GUEST_REGISTRY_CORRUPT", "%s is not a usable registry hive: %s", file, why);
-    open_fail("GUEST_REGISTRY_CORRUPT", "%s is not a usable registry hive: hivex refused it (%s): damaged or truncated hive bins", file, strerror(err ? err : EINVAL));
+    if (why) refuse_to_start("GUEST_REGISTRY_CORRUPT", "%s is not a usable registry hive: %s", file, why);
+    refuse_to_start("GUEST_REGISTRY_CORRUPT", "%s is not a usable registry hive: hivex refused it (%s): damaged or truncated hive bins", file, strerror(err ? err : EINVAL));
   }
   const char *why = header_problem(file);
-  if (why) open_fail("GUEST_REGISTRY_CORRUPT", "%s is not a usable registry hive: %s", file, why);
+  if (why) refuse_to_start("GUEST_REGISTRY_CORRUPT", "%s is not a usable registry hive: %s", file, why);
 }
 
 // ---- the command loop ----

@@ -215,20 +215,20 @@ static struct ntfs_device_operations channel_ops = {
 /** Refuses what is not plain NTFS from its boot sector, before libntfs-3g reads anything. */
 static void check_boot_sector(void) {
   char sector[512];
-  if (device_size < sizeof sector) volume_fail("GUEST_FILE_SYSTEM_UNSUPPORTED", "the volume is %" PRIu64 " bytes, too small for any file system; check that the right partition was chosen", device_size);
+  if (device_size < sizeof sector) refuse_to_start("GUEST_FILE_SYSTEM_UNSUPPORTED", "the volume is %" PRIu64 " bytes, too small for any file system; check that the right partition was chosen", device_size);
   int err = device_read(sector, 0, sizeof sector);
-  if (err) volume_fail("GUEST_EDIT_FAILED", "reading the boot sector failed: %s; check that the disk image is readable", strerror(-err));
+  if (err) refuse_to_start("GUEST_EDIT_FAILED", "reading the boot sector failed: %s; check that the disk image is readable", strerror(-err));
   if (memcmp(sector + 3, "-FVE-FS-", 8) == 0) {
-    volume_fail("GUEST_ENCRYPTED", "the volume is encrypted with BitLocker; turn BitLocker off for it in Windows (manage-bde -off, and wait until decryption finishes), then export the disk again");
+    refuse_to_start("GUEST_ENCRYPTED", "the volume is encrypted with BitLocker; turn BitLocker off for it in Windows (manage-bde -off, and wait until decryption finishes), then export the disk again");
   }
   if (memcmp(sector + 3, "NTFS    ", 8) != 0) {
-    volume_fail("GUEST_FILE_SYSTEM_UNSUPPORTED", "the volume is not NTFS (its boot sector has no NTFS signature); check that the right partition was chosen");
+    refuse_to_start("GUEST_FILE_SYSTEM_UNSUPPORTED", "the volume is not NTFS (its boot sector has no NTFS signature); check that the right partition was chosen");
   }
 }
 
 static ntfs_volume *mount_channel(unsigned long flags) {
   struct ntfs_device *dev = ntfs_device_alloc("fd3", 0, &channel_ops, NULL);
-  if (!dev) volume_fail("GUEST_EDIT_FAILED", "libntfs-3g could not allocate a device: %s", strerror(errno));
+  if (!dev) refuse_to_start("GUEST_EDIT_FAILED", "libntfs-3g could not allocate a device: %s", strerror(errno));
   library_error[0] = 0;
   ntfs_volume *vol = ntfs_device_mount(dev, flags);
   if (!vol) {
@@ -240,13 +240,13 @@ static ntfs_volume *mount_channel(unsigned long flags) {
 }
 
 static void fail_unclean(const char *what) {
-  volume_fail("GUEST_VOLUME_UNCLEAN", "%s; start Windows and shut it down fully (Shift+Shut down, or shutdown /s /t 0; not hibernate and not Fast Startup), or run chkdsk /f on the volume, then export the disk again", what);
+  refuse_to_start("GUEST_VOLUME_UNCLEAN", "%s; start Windows and shut it down fully (Shift+Shut down, or shutdown /s /t 0; not hibernate and not Fast Startup), or run chkdsk /f on the volume, then export the disk again", what);
 }
 
 static void fail_mount(int err) {
   if (err == EPERM) fail_unclean("Windows is hibernated or was shut down with Fast Startup (hiberfil.sys or $LogFile holds unsaved state)");
   if (err == EOPNOTSUPP) fail_unclean("the volume was not closed cleanly (its $LogFile holds changes Windows has not applied)");
-  volume_fail("GUEST_EDIT_FAILED", "libntfs-3g could not open the volume: %s%s%s; run chkdsk /f on it in Windows and export the disk again", strerror(err), library_error[0] ? ": " : "", library_error);
+  refuse_to_start("GUEST_EDIT_FAILED", "libntfs-3g could not open the volume: %s%s%s; run chkdsk /f on it in Windows and export the disk again", strerror(err), library_error[0] ? ": " : "", library_error);
 }
 
 /** Inspects read-only (nothing is written to a refused volume), then opens read-write. */
@@ -256,7 +256,7 @@ static void open_volume(void) {
   ntfs_volume *vol = mount_channel(NTFS_MNT_RDONLY);
   if (!vol) fail_mount(errno);
   if (vol->flags & VOLUME_IS_DIRTY) fail_unclean("the volume is marked dirty (Windows did not close it cleanly, or asked for chkdsk)");
-  if (ntfs_umount(vol, FALSE)) volume_fail("GUEST_EDIT_FAILED", "libntfs-3g could not close the volume after inspecting it: %s", strerror(errno));
+  if (ntfs_umount(vol, FALSE)) refuse_to_start("GUEST_EDIT_FAILED", "libntfs-3g could not close the volume after inspecting it: %s", strerror(errno));
   writes_allowed = 1;
   // The read-write mount checks hiberfil.sys and $LogFile before it writes anything.
   volume = mount_channel(NTFS_MNT_NONE);

@@ -38,7 +38,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "percent-encoding.h"
+#include "line-protocol.h"
 
 // Files the tools read or write whole (hives, scripts, installers) are bounded by this.
 #define MAX_FILE_BYTES (1024LL * 1024 * 1024)
@@ -46,15 +46,6 @@
 
 static uint64_t device_size;
 static FILE *device_in;
-
-static void die(const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  vfprintf(stderr, fmt, ap);
-  va_end(ap);
-  fputc('\n', stderr);
-  exit(1);
-}
 
 static void write_all(int fd, const void *data, size_t length) {
   const char *p = data;
@@ -143,17 +134,6 @@ static void volume_tool_init(int argc, char **argv, const char *usage) {
   device_size = size;
   device_in = fdopen(DEVICE_FD, "r");
   if (!device_in) die("device channel: fd %d is not open: %s", DEVICE_FD, strerror(errno));
-}
-
-static void volume_fail(const char *code, const char *fmt, ...) {
-  printf("fail %s ", code);
-  va_list ap;
-  va_start(ap, fmt);
-  vprintf(fmt, ap);
-  va_end(ap);
-  printf("\n");
-  fflush(stdout);
-  exit(2);
 }
 
 static void answer_error(int err) {
