@@ -19,6 +19,7 @@ export type EngineErrorCode =
   | "MASTER_KEY_INVALID"
   | "SECRET_UNDECRYPTABLE"
   | "INTERNAL"
+  | "DATA_DIR_LOCKED"
   // jobs, locations, connectors (API)
   | "JOB_NOT_FOUND"
   | "JOB_NOT_CANCELLABLE"

@@ -28,6 +28,7 @@ import { JobStore } from "./store/job-store";
 import { LocationStore } from "./store/location-store";
 import { KyselyCredentialStore } from "./store/credential-store";
 import { openDatabase } from "./store/database";
+import { lockDataDir } from "./store/data-dir-lock";
 import { verifyMasterKey } from "./store/key-check";
 import { Database } from "./store/schema";
 
@@ -76,9 +77,17 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
   const dataDir = resolve(options.dataDir);
   const customerId = options.customerId ?? DEFAULT_CUSTOMER_ID;
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  // Before anything touches the store (or the log): a second engine on this directory stops here.
+  const lock = lockDataDir(dataDir);
 
   const logFile = options.logFile ?? join(dataDir, "logs", "imageportd.log");
-  const log = openLogDestination(logFile, options.logToStdout ?? false);
+  let log: LogDestination;
+  try {
+    log = openLogDestination(logFile, options.logToStdout ?? false);
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
   let db: Kysely<Database> | undefined;
   let app: FastifyInstance | undefined;
   let connector: ConnectorLoop | undefined;
@@ -140,6 +149,7 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     await app?.close();
     await db?.destroy();
     log.close();
+    lock.release();
     throw err;
   }
 
@@ -161,6 +171,7 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
         await started.app.close();
         await started.db.destroy();
         log.close();
+        lock.release();
       })();
       return closing;
     },
