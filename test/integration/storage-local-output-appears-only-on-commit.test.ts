@@ -138,7 +138,9 @@ describe("storage (local): file:// outputs appear under their name only on commi
   });
 
   it("a directory the engine may not write -> SHARE_ACCESS_DENIED", function () {
-    // Permissions do not bind root: as root, run the storage call as user nobody (65534).
+    // Permissions do not bind root: as root, run the storage call in a user namespace of its own,
+    // where root keeps its uid (so it still reads its checkout, even in a 0700 directory) but
+    // loses the capability to override permissions on files of the outer namespace.
     const locked = fs.mkdtempSync(path.join(os.tmpdir(), "local-locked-"));
     try {
       fs.chmodSync(locked, 0o555);
@@ -147,7 +149,7 @@ describe("storage (local): file:// outputs appear under their name only on commi
         `.openStorage(${JSON.stringify(`file://${locked}/`)}, undefined)` +
         `.stage("a.vhdx", { jobId: "j", workDir: "/tmp", signal: new AbortController().signal })` +
         `.then(() => console.log("STAGED"), (e) => console.log(e.code + " " + e.message))`;
-      const asOther = process.getuid!() === 0 ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"] : [];
+      const asOther = process.getuid!() === 0 ? ["unshare", "--user", "--"] : [];
       const argv = [...asOther, process.execPath, "-e", script];
       const result = spawnSync(argv[0]!, argv.slice(1), { encoding: "utf8", timeout: 20_000 });
       assert.match(result.stdout, /^SHARE_ACCESS_DENIED .*may not access '\.a\.vhdx\.j\.partial'/, result.stdout + result.stderr);
