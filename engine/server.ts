@@ -28,6 +28,7 @@ import { JobStore } from "./store/job-store";
 import { LocationStore } from "./store/location-store";
 import { KyselyCredentialStore } from "./store/credential-store";
 import { openDatabase } from "./store/database";
+import { configureFileRoots } from "./platforms/local/file-roots";
 import { lockDataDir } from "./store/data-dir-lock";
 import { verifyMasterKey } from "./store/key-check";
 import { Database } from "./store/schema";
@@ -57,6 +58,8 @@ export interface EngineOptions {
   logLevel?: string;
   /** Jobs the embedded connector runs at once (the `local` location's limit). Default 2. */
   localConcurrency?: number;
+  /** Directories file:// locations may lie under (default: the home and temporary directories). */
+  fileRoots?: string[];
   /**
    * Run the embedded connector for the `local` location (default true). Engines sharing one
    * PostgreSQL store share that connector's identity: run it in one of them only.
@@ -79,6 +82,12 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   // Before anything touches the store (or the log): a second engine on this directory stops here.
   const lock = lockDataDir(dataDir);
+  try {
+    if (options.fileRoots) configureFileRoots(options.fileRoots);
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
 
   const logFile = options.logFile ?? join(dataDir, "logs", "imageportd.log");
   let log: LogDestination;

@@ -4,6 +4,8 @@ import { homedir, hostname } from "node:os";
 import { join, resolve } from "node:path";
 import { ConnectorApi, ConnectorRegistration, registerConnector } from "../../client/connectors";
 import { ConnectorLoop } from "../../engine/runner/connector-loop";
+import { configureFileRoots } from "../../engine/platforms/local/file-roots";
+import { collect } from "./serve";
 import { ClaimedWork, WorkChannel } from "../../engine/runner/work";
 import { engineVersion } from "../../engine/version";
 
@@ -23,7 +25,9 @@ export function registerConnectorCommand(program: Command): void {
     .option("--code <code>", "one-time registration code (from POST /ips/connectors); needed on first start only")
     .option("--data <dir>", "where the connector keeps its registration and scratch space", join(homedir(), ".imageport-connector"))
     .option("--slots <n>", "jobs to run at once", parseSlots, 2)
-    .action(async (opts: { engine: string; code?: string; data: string; slots: number }) => {
+    .option("--file-root <dir>", "a directory file:// locations may lie under (repeatable); default: your home directory and the temporary directory", collect, [])
+    .action(async (opts: { engine: string; code?: string; data: string; slots: number; fileRoot: string[] }) => {
+      if (opts.fileRoot.length > 0) configureFileRoots(opts.fileRoot);
       const dataDir = resolve(opts.data);
       mkdirSync(dataDir, { recursive: true, mode: 0o700 });
       const registration = await loadOrRegister(dataDir, opts.engine, opts.code);

@@ -16,6 +16,7 @@ export function registerServe(program: Command): void {
     .option("--host <host>", "address to listen on", DEFAULT_HOST)
     .option("--port <port>", "port to listen on (0 picks a free one)", parsePort, DEFAULT_PORT)
     .option("--log-stdout", "also write the JSON log lines to stdout", false)
+    .option("--file-root <dir>", "a directory file:// locations may lie under (repeatable); default: your home directory and the temporary directory", collect, [])
     .option("--no-local-connector", "do not run jobs of the 'local' location in this process (engines sharing a PostgreSQL store: run it in one only)")
     // No default from the environment here: commander would print it, password included, in --help.
     .option(
@@ -23,7 +24,7 @@ export function registerServe(program: Command): void {
       `PostgreSQL database (postgres://user@host:5432/db) instead of <data>/imageport.db; default $${DATABASE_URL_ENV}. ` +
         `Put a password in $${DATABASE_URL_ENV} or $PGPASSWORD, not here: command lines are visible in ps`,
     )
-    .action(async (opts: { data: string; host: string; port: number; logStdout: boolean; database?: string; localConnector: boolean }) => {
+    .action(async (opts: { data: string; host: string; port: number; logStdout: boolean; database?: string; localConnector: boolean; fileRoot: string[] }) => {
       const dataDir = resolve(opts.data);
       const databaseUrl = (opts.database ?? process.env[DATABASE_URL_ENV])?.trim() || undefined;
       if (opts.database && urlHasPassword(opts.database)) {
@@ -39,6 +40,7 @@ export function registerServe(program: Command): void {
         port: opts.port,
         logToStdout: opts.logStdout,
         localConnector: opts.localConnector,
+        fileRoots: opts.fileRoot.length > 0 ? opts.fileRoot : undefined,
       }).catch((err: NodeJS.ErrnoException) => {
         if (err.code !== "EADDRINUSE") throw err;
         throw new Error(`${opts.host}:${opts.port} is already in use (another imageportd?); choose another --port.`);
@@ -66,4 +68,9 @@ function parsePort(value: string): number {
     throw new InvalidArgumentError("must be a whole number from 0 to 65535.");
   }
   return port;
+}
+
+/** commander's way to take an option more than once. */
+export function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
 }

@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { FieldError } from "../errors";
 import { checkFileName, checkLocation, parseLocation } from "../platforms";
+import { allowedPathProblem } from "../platforms/local/file-roots";
 import { SubmitContext } from "./definition";
 import { DISK_FORMAT_NAMES } from "./schemas";
 import { DiskFormat, formatFromFilename } from "../disk";
@@ -43,6 +44,10 @@ export async function checkLocationFields(field: string, location: LocationParam
   } else if (scheme === "file" && location.credentialId !== undefined) {
     errors.push({ field: credField, message: "must be left out for file:// locations (they are read with the engine's own rights)" });
   }
+  if (scheme === "file" && ctx.runsHere && errors.length === 0) {
+    const parsed = parseLocation(location.location);
+    if (parsed.scheme === "file") errors.push(...allowedPathProblem(parsed.dir, `${field}.location`));
+  }
   return errors;
 }
 
@@ -72,7 +77,7 @@ export function checkLocalInputExists(location: LocationParam, fileName: string,
   } catch {
     return []; // a malformed location is reported by checkLocation
   }
-  if (existsSync(path)) return [];
+  if (existsSync(path)) return allowedPathProblem(path, "inputImageFilename");
   return [{ field: "inputImageFilename", message: `names ${path}, which does not exist` }];
 }
 

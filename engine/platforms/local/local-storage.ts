@@ -7,10 +7,14 @@ import { openLocalCopy } from "../open-input";
 import { outputExists } from "../output-exists";
 import { isPartialOf, partialName } from "../partial-names";
 import { FileStat, LocalCopy, StagedOutput, StageOptions, Storage, TransferOptions } from "../storage";
+import { assertAllowedPath } from "./file-roots";
 import { errnoOf, fsFailure } from "./fs-failure";
 
 // file:// directories on the engine host. Outputs are written next to their final name as
 // `.<name>.<jobId>.partial` (same file system, so commit is a rename, never a copy).
+
+/** Outputs are readable by the owner and the group (the PVS or hypervisor service account's), nobody else. */
+export const OUTPUT_MODE = 0o640;
 
 export class LocalStorage implements Storage {
   readonly uri: string;
@@ -21,8 +25,14 @@ export class LocalStorage implements Storage {
     this.dir = location.dir;
   }
 
+  /** Every operation starts here: the directory, resolved, must lie under the file roots (file-roots.ts). */
+  private confine(): void {
+    assertAllowedPath(this.dir, `The location ${this.uri}`);
+  }
+
   async probe(signal: AbortSignal): Promise<void> {
     signal.throwIfAborted();
+    this.confine();
     const handle = await fs.promises.opendir(this.dir).catch((err) => {
       throw this.dirFailure(err);
     });
@@ -31,6 +41,8 @@ export class LocalStorage implements Storage {
 
   async stat(name: string, signal: AbortSignal): Promise<FileStat | undefined> {
     signal.throwIfAborted();
+    this.confine();
+    assertAllowedPath(this.file(name), `'${name}' in ${this.uri}`); // a symlink out of the roots
     try {
       const st = await fs.promises.stat(this.file(name));
       return { size: st.isDirectory() ? 0 : st.size, isDirectory: st.isDirectory() };
@@ -73,7 +85,7 @@ export class LocalStorage implements Storage {
     const existing = await this.stat(name, signal);
     if (existing && (!overwrite || existing.isDirectory)) throw outputExists(name, this.uri, existing.isDirectory);
     // Create it now: a permission problem shows before any conversion work is done.
-    await fs.promises.writeFile(partial, "", { mode: 0o644 }).catch((err) => {
+    await fs.promises.writeFile(partial, "", { mode: OUTPUT_MODE }).catch((err) => {
       throw fsFailure(err, this.describe(partialName(name, jobId)), "SHARE_WRITE_FAILED");
     });
     return {
@@ -86,9 +98,10 @@ export class LocalStorage implements Storage {
   async writeSmallFile(name: string, content: string, jobId: string, signal: AbortSignal): Promise<void> {
     assertFileName(name);
     signal.throwIfAborted();
+    this.confine();
     const partial = this.file(partialName(name, jobId));
     try {
-      await fs.promises.writeFile(partial, content, { mode: 0o644, flush: true });
+      await fs.promises.writeFile(partial, content, { mode: OUTPUT_MODE, flush: true });
       await fs.promises.rename(partial, this.file(name));
     } catch (err) {
       await fs.promises.rm(partial, { force: true });
@@ -98,6 +111,7 @@ export class LocalStorage implements Storage {
 
   async remove(name: string, signal: AbortSignal): Promise<void> {
     signal.throwIfAborted();
+    this.confine();
     await fs.promises.rm(this.file(name), { force: true }).catch((err) => {
       throw fsFailure(err, this.describe(name), "SHARE_WRITE_FAILED");
     });
@@ -105,6 +119,7 @@ export class LocalStorage implements Storage {
 
   async removePartials(jobId: string, signal: AbortSignal): Promise<void> {
     signal.throwIfAborted();
+    this.confine();
     const entries = await fs.promises.readdir(this.dir, { withFileTypes: true }).catch((err) => {
       throw this.dirFailure(err);
     });
@@ -124,6 +139,8 @@ export class LocalStorage implements Storage {
       const handle = await fs.promises.open(partial, "r+");
       try {
         size = (await handle.stat()).size;
+        // Disks hold whole systems: owner and group only, whatever umask qemu-img ran with.
+        await handle.chmod(OUTPUT_MODE);
         await handle.sync();
       } finally {
         await handle.close();
