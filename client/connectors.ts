@@ -1,6 +1,7 @@
 import { AxiosInstance } from "axios";
 import { ApiError } from "./errors";
 import { createHttp } from "./http";
+import { TrustOptions } from "./tls-trust";
 
 /** What a connector receives once for its one-time registration code. */
 export interface ConnectorRegistration {
@@ -19,8 +20,9 @@ export async function registerConnector(
   endpoint: string,
   registrationCode: string,
   meta: { version?: string; hostname?: string },
+  tls?: TrustOptions,
 ): Promise<ConnectorRegistration> {
-  const { http } = createHttp({ endpoint, credentials: { customerId: "-", clientId: "-", clientSecret: "-" }, retries: 0 });
+  const { http } = createHttp({ endpoint, credentials: { customerId: "-", clientId: "-", clientSecret: "-" }, retries: 0, tls });
   const res = await http.post<ConnectorRegistration>("/ips/connectors/$register", { registrationCode, ...meta }, { skipAuth: true });
   return res.data;
 }
@@ -35,9 +37,11 @@ export class ConnectorApi {
   constructor(
     endpoint: string,
     private readonly registration: ConnectorRegistration,
+    tls?: TrustOptions,
   ) {
     this.http = createHttp({
       endpoint,
+      tls,
       credentials: { customerId: registration.customerId, clientId: registration.clientId, clientSecret: registration.clientSecret },
       userAgent: "imageport-connector",
     }).http;

@@ -2,6 +2,7 @@ import axios, { AxiosError, AxiosInstance, InternalAxiosRequestConfig } from "ax
 import axiosRetry, { exponentialDelay, isNetworkError } from "axios-retry";
 import { ClientCredentials, TokenSource } from "./auth";
 import { ApiError, ConnectionError, FieldProblem } from "./errors";
+import { describePresented, trustingAgent, TrustOptions } from "./tls-trust";
 
 export interface HttpOptions {
   /** Base URL of the API (see resolveEndpoint). */
@@ -14,6 +15,8 @@ export interface HttpOptions {
   /** Per-request timeout, in ms. */
   timeoutMs?: number;
   userAgent?: string;
+  /** How to trust an https:// engine beyond the system CAs: its CA, or its certificate's fingerprint. */
+  tls?: TrustOptions;
 }
 
 const IDEMPOTENT = new Set(["get", "head", "options", "put", "delete"]);
@@ -43,6 +46,8 @@ export function isTransient(error: AxiosError): boolean {
 export function createHttp(options: HttpOptions): { http: AxiosInstance; tokens: TokenSource } {
   const http = axios.create({
     baseURL: options.endpoint,
+    // https:// engines: verified in the agent's hook, so a refusal says which option trusts it.
+    ...(options.endpoint.startsWith("https:") ? { httpsAgent: engineAgent(options.endpoint, options.tls ?? {}) } : {}),
     timeout: options.timeoutMs ?? 60_000,
     headers: {
       Accept: "application/json",
@@ -95,4 +100,16 @@ function toImageportError(error: AxiosError, endpoint: string): Error {
     method,
     path,
   });
+}
+
+/** The agent for an engine behind TLS: a refused certificate fails before the token or any body is sent. */
+function engineAgent(endpoint: string, trust: TrustOptions) {
+  return trustingAgent(
+    trust,
+    (reason, presented) =>
+      new Error(
+        `the engine at ${endpoint} was not trusted: ${reason}.${describePresented(presented)} Nothing was sent to it. ` +
+          `Give the CA that issued its certificate (--engine-ca), or pin the certificate's SHA-256 fingerprint (--engine-fingerprint)`,
+      ),
+  );
 }

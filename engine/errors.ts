@@ -20,6 +20,7 @@ export type EngineErrorCode =
   | "SECRET_UNDECRYPTABLE"
   | "INTERNAL"
   | "DATA_DIR_LOCKED"
+  | "TLS_REQUIRED"
   // jobs, locations, connectors (API)
   | "JOB_NOT_FOUND"
   | "JOB_NOT_CANCELLABLE"

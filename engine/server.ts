@@ -29,6 +29,7 @@ import { LocationStore } from "./store/location-store";
 import { KyselyCredentialStore } from "./store/credential-store";
 import { openDatabase } from "./store/database";
 import { configureFileRoots } from "./platforms/local/file-roots";
+import { checkListenAddress, TlsFiles } from "./listen";
 import { lockDataDir } from "./store/data-dir-lock";
 import { verifyMasterKey } from "./store/key-check";
 import { Database } from "./store/schema";
@@ -45,7 +46,10 @@ export interface EngineOptions {
    * <dataDir>/imageport.db. The master key stays in the data directory (or IMAGEPORT_MASTER_KEY).
    */
   databaseUrl?: string;
+  /** Default 127.0.0.1; any other address needs `tls`. */
   host?: string;
+  /** Serve HTTPS with this certificate and key (PEM text). */
+  tls?: TlsFiles;
   /** 0 picks a free port. */
   port?: number;
   customerId?: string;
@@ -79,6 +83,7 @@ export interface Engine {
 export async function createEngine(options: EngineOptions): Promise<Engine> {
   const dataDir = resolve(options.dataDir);
   const customerId = options.customerId ?? DEFAULT_CUSTOMER_ID;
+  checkListenAddress(options.host ?? DEFAULT_HOST, options.tls);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   // Before anything touches the store (or the log): a second engine on this directory stops here.
   const lock = lockDataDir(dataDir);
@@ -116,7 +121,7 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     const jobService = new JobService({ jobs, locations, connectors, credentials, runsLocal: options.localConnector !== false });
     const connectorService = new ConnectorService({ connectors, locations, clients, jobs, tokens });
 
-    app = await buildApp(log, options.logLevel, {
+    app = await buildApp(log, options.logLevel, options.tls, {
       clients,
       credentials,
       tokens,
@@ -168,7 +173,7 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
   const started = { app, db, connector, sweeper: sweeper! };
   let closing: Promise<void> | undefined;
   return {
-    url: `http://${host.includes(":") ? `[${host}]` : host}:${port}`,
+    url: `${options.tls ? "https" : "http"}://${host.includes(":") ? `[${host}]` : host}:${port}`,
     routes: routeList(app),
     port,
     customerId,
@@ -194,6 +199,7 @@ function routeList(app: FastifyInstance): string[] {
 async function buildApp(
   log: LogDestination,
   level: string | undefined,
+  tls: TlsFiles | undefined,
   deps: {
     clients: KyselyApiClientStore;
     credentials: KyselyCredentialStore;
@@ -206,6 +212,7 @@ async function buildApp(
   },
 ): Promise<FastifyInstance> {
   const app = Fastify({
+    ...(tls ? { https: { cert: tls.cert, key: tls.key } } : {}),
     logger: loggerOptions(log, level),
     logController: new LogController({ disableRequestLogging: true }), // replaced by the onResponse line below
     genReqId: () => randomUUID(),

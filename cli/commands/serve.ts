@@ -1,4 +1,5 @@
 import { Command, InvalidArgumentError } from "commander";
+import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { createEngine, DEFAULT_HOST, DEFAULT_PORT } from "../../engine";
@@ -13,7 +14,9 @@ export function registerServe(program: Command): void {
     .command("serve")
     .description("run the imageportd engine in the foreground")
     .option("--data <dir>", "data directory (database, master key, client.json, logs)", join(homedir(), ".imageport"))
-    .option("--host <host>", "address to listen on", DEFAULT_HOST)
+    .option("--host <host>", "address to listen on; other than loopback only with --tls-cert and --tls-key", DEFAULT_HOST)
+    .option("--tls-cert <file>", "serve HTTPS with this PEM certificate (chain)")
+    .option("--tls-key <file>", "the PEM private key of --tls-cert")
     .option("--port <port>", "port to listen on (0 picks a free one)", parsePort, DEFAULT_PORT)
     .option("--log-stdout", "also write the JSON log lines to stdout", false)
     .option("--file-root <dir>", "a directory file:// locations may lie under (repeatable); default: your home directory and the temporary directory", collect, [])
@@ -24,7 +27,9 @@ export function registerServe(program: Command): void {
       `PostgreSQL database (postgres://user@host:5432/db) instead of <data>/imageport.db; default $${DATABASE_URL_ENV}. ` +
         `Put a password in $${DATABASE_URL_ENV} or $PGPASSWORD, not here: command lines are visible in ps`,
     )
-    .action(async (opts: { data: string; host: string; port: number; logStdout: boolean; database?: string; localConnector: boolean; fileRoot: string[] }) => {
+    .action(async (opts: { data: string; host: string; port: number; logStdout: boolean; database?: string; localConnector: boolean; fileRoot: string[]; tlsCert?: string; tlsKey?: string }) => {
+      if (!opts.tlsCert !== !opts.tlsKey) throw new Error("--tls-cert and --tls-key go together: give both, or neither.");
+      const tls = opts.tlsCert && opts.tlsKey ? { cert: readFileSync(opts.tlsCert, "utf8"), key: readFileSync(opts.tlsKey, "utf8") } : undefined;
       const dataDir = resolve(opts.data);
       const databaseUrl = (opts.database ?? process.env[DATABASE_URL_ENV])?.trim() || undefined;
       if (opts.database && urlHasPassword(opts.database)) {
@@ -41,6 +46,7 @@ export function registerServe(program: Command): void {
         logToStdout: opts.logStdout,
         localConnector: opts.localConnector,
         fileRoots: opts.fileRoot.length > 0 ? opts.fileRoot : undefined,
+        tls,
       }).catch((err: NodeJS.ErrnoException) => {
         if (err.code !== "EADDRINUSE") throw err;
         throw new Error(`${opts.host}:${opts.port} is already in use (another imageportd?); choose another --port.`);
