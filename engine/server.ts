@@ -1,3 +1,4 @@
+import rateLimit from "@fastify/rate-limit";
 import Fastify, { FastifyInstance, LogController } from "fastify";
 import { randomUUID } from "node:crypto";
 import { mkdirSync } from "node:fs";
@@ -253,6 +254,7 @@ async function buildApp(
   await registerOpenApi(app);
   registerHealthRoutes(app);
   registerOpenApiRoute(app);
+  await app.register(rateLimit, { global: false }); // routes opt in (the token endpoint)
   registerTokenRoutes(app, deps);
   registerCredentialRoutes(app, deps);
   registerJobRoutes(app, deps);
