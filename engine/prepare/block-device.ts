@@ -9,6 +9,8 @@ export interface BlockDevice {
   read(offset: number, length: number): Promise<Buffer>;
   write(offset: number, data: Buffer): Promise<void>;
   flush(): Promise<void>;
+  /** Forgets the writes made to [offset, offset + length) (an overlay's; absent where writes are final). */
+  discard?(offset: number, length: number): Promise<void>;
 }
 
 /** A device over [offset, offset + size) of a file opened read-write (scratch copies in tests and benches). */
@@ -44,5 +46,6 @@ export function windowOf(device: Omit<BlockDevice, "size">, offset: number, size
     read: (at, length) => device.read(offset + at, length),
     write: (at, data) => device.write(offset + at, data),
     flush: () => device.flush(),
+    ...(device.discard ? { discard: (at: number, length: number) => device.discard!(offset + at, length) } : {}),
   };
 }

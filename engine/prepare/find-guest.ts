@@ -71,7 +71,10 @@ export async function findGuest(disk: BlockDevice, name: string, signal: AbortSi
     }
     const os = await osOn(volume, kind);
     if (os) return { os, volume, partition: part.number, fileSystem: kind, bootType: bootType(table), table };
+    // Not the system volume (e.g. Windows' System Reserved): whatever opening it wrote (ntfs-3g
+    // marks a volume in use while it is open) is dropped, so that partition is copied as it was.
     await volume.abort();
+    await disk.discard?.(part.offset, part.size);
   }
 
   refusals.sort((a, b) => REFUSAL_ORDER.indexOf(a.code) - REFUSAL_ORDER.indexOf(b.code));

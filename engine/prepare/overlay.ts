@@ -82,6 +82,21 @@ export class CopyOnWriteDisk implements DiskSource {
     this.addWritten(offset, offset + data.length);
   }
 
+  /** Forgets the overlay's writes in [offset, offset + length): reads there see the source again. */
+  async discard(offset: number, length: number): Promise<void> {
+    const end = offset + length;
+    const kept: DataRange[] = [];
+    for (const w of this.written) {
+      const wEnd = w.start + w.length;
+      if (wEnd <= offset || w.start >= end) kept.push(w);
+      else {
+        if (w.start < offset) kept.push({ start: w.start, length: offset - w.start });
+        if (wEnd > end) kept.push({ start: end, length: wEnd - end });
+      }
+    }
+    this.written.splice(0, this.written.length, ...kept);
+  }
+
   /** Writes stay in the overlay until the copy; nothing to make durable before that. */
   async flush(): Promise<void> {}
 

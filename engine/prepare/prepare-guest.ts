@@ -38,7 +38,13 @@ export async function prepareGuest(
   const { workDir, signal } = options;
   const disk = await CopyOnWriteDisk.open(source, workDir, signal);
   try {
-    const device = { size: disk.virtualSize, read: (o: number, l: number) => disk.read(o, l, signal), write: (o: number, d: Buffer) => disk.write(o, d), flush: () => disk.flush() };
+    const device = {
+      size: disk.virtualSize,
+      read: (o: number, l: number) => disk.read(o, l, signal),
+      write: (o: number, d: Buffer) => disk.write(o, d),
+      flush: () => disk.flush(),
+      discard: (o: number, l: number) => disk.discard(o, l),
+    };
     const guest = await findGuest(device, source.name, signal);
     const volume = new RecordingVolume(guest.volume);
     let result: { facts: GuestFacts; warnings: PreparedGuest["warnings"] };

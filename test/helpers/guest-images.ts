@@ -31,6 +31,8 @@ export interface WindowsImageOptions {
   extraTree?: string;
   /** The OS volume's size (default 48 MiB). */
   volumeMiB?: number;
+  /** MBR only: an empty 8 MiB NTFS "System Reserved" partition before the OS one, as Windows installs it. */
+  systemReserved?: boolean;
 }
 
 export interface GuestImage {
@@ -42,6 +44,7 @@ export interface GuestImage {
 }
 
 const OS_VOLUME_MIB = 48;
+const RESERVED_MIB = 8;
 
 /** The values the Windows image's hives hold (what the tests expect as facts). */
 export const WINDOWS_FACTS = {
@@ -74,7 +77,14 @@ export async function makeWindowsImage(dir: string, name: string, options: Windo
       await fd.write(Buffer.from("-FVE-FS-", "latin1"), 0, 8, 3);
       await fd.close();
     }
-    return await assemble(path.join(dir, `${name}.raw`), volume, volumeMiB, options.scheme, "windows");
+    let reserved: string | undefined;
+    if (options.systemReserved) {
+      reserved = path.join(work, "reserved.img");
+      await fs.writeFile(reserved, "");
+      await fs.truncate(reserved, RESERVED_MIB * MiB);
+      await run(tool("mkntfs"), ["-F", "-Q", "-q", "-L", "System Reserved", reserved]);
+    }
+    return await assemble(path.join(dir, `${name}.raw`), volume, volumeMiB, options.scheme, "windows", reserved);
   } finally {
     await fs.rm(work, { recursive: true, force: true });
   }
@@ -170,19 +180,21 @@ export async function makeLinuxImage(dir: string, name: string, options: LinuxIm
 }
 
 /** A disk with the volume as its OS partition (GPT: behind an EFI system partition). */
-async function assemble(image: string, volume: string, volumeMiB: number, scheme: Scheme, os: "windows" | "linux"): Promise<GuestImage> {
+async function assemble(image: string, volume: string, volumeMiB: number, scheme: Scheme, os: "windows" | "linux", reserved?: string): Promise<GuestImage> {
   const esp = 8;
-  const osStart = scheme === "gpt" ? 1 + esp : 1;
+  const osStart = scheme === "gpt" ? 1 + esp : reserved ? 1 + RESERVED_MIB : 1;
   const diskMiB = osStart + volumeMiB + 1;
   await fs.writeFile(image, "");
   await fs.truncate(image, diskMiB * MiB);
   const osType = scheme === "gpt" ? (os === "windows" ? "EBD0A0A2-B9E5-4433-87C0-68B6B72699C7" : "0FC63DAF-8483-4772-8E79-3D69D8477DE4") : os === "windows" ? "7" : "83";
   const lines = [`label: ${scheme}`];
   if (scheme === "gpt") lines.push(`start=2048, size=${esp * 2048}, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B`);
+  else if (reserved) lines.push(`start=2048, size=${RESERVED_MIB * 2048}, type=7, bootable`);
   lines.push(`start=${osStart * 2048}, size=${volumeMiB * 2048}, type=${osType}`);
   const sfdisk = run(tool("sfdisk"), ["--quiet", "--no-reread", "--no-tell-kernel", image]);
   sfdisk.child.stdin!.end(lines.join("\n") + "\n");
   await sfdisk;
+  if (reserved) await run("dd", [`if=${reserved}`, `of=${image}`, "bs=1M", "seek=1", "conv=notrunc,sparse", "status=none"]);
   await run("dd", [`if=${volume}`, `of=${image}`, "bs=1M", `seek=${osStart}`, "conv=notrunc,sparse", "status=none"]);
   return { path: image, volumeOffset: osStart * MiB, volumeSize: volumeMiB * MiB };
 }

@@ -26,7 +26,7 @@ describe("prepare edits the guest offline (Windows on NTFS, Linux on ext4) and r
     const build = join(world.root, "build");
     mkdirSync(build);
     images.winGpt = await makeWindowsImage(build, "win-gpt", { scheme: "gpt", vdaVersion: "2203.0.0.1000" });
-    images.winMbr = await makeWindowsImage(build, "win-mbr", { scheme: "mbr" });
+    images.winMbr = await makeWindowsImage(build, "win-mbr", { scheme: "mbr", systemReserved: true });
     images.linux = await makeLinuxImage(build, "linux", { scheme: "gpt", vdaVersion: "2311.0.0.13" });
     images.bitlocker = await makeWindowsImage(build, "bitlocker", { scheme: "gpt", bitlocker: true });
     images.corrupt = await makeWindowsImage(build, "corrupt", { scheme: "mbr", corruptHive: true });
@@ -155,6 +155,11 @@ describe("prepare edits the guest offline (Windows on NTFS, Linux on ext4) and r
     const script = ntfsFile(pvsVolume, "/Windows/imageport/firstboot.cmd").toString("utf8");
     assert.match(script, /msiexec\.exe \/i "%SystemRoot%\\imageport\\installers\\PVS_Device_x64\.msi" \/qn \/norestart/);
     assert.equal((pvs.additionalInfo.artifacts as any).guest.bootType, "BIOS");
+    assert.equal((pvs.additionalInfo.artifacts as any).guest.systemPartition, 2, "the System Reserved partition comes first");
+    // ntfs-3g marks a volume in use while it is open: the System Reserved partition, opened and
+    // found not to be Windows, is copied byte for byte as it was.
+    const reserved = (file: string) => readFileSync(file).subarray(1 << 20, 9 << 20);
+    assert.ok(reserved(join(world.outputDir, "win-mbr-pvs.raw")).equals(reserved(images.winMbr.path)), "System Reserved is untouched");
     assert.ok(pvs.warnings?.some((w: any) => w.code === "GUEST_VDA_NOT_FOUND"), "no VDA in this image: a warning, not a silent success");
   });
 
