@@ -28,7 +28,7 @@ export const commonProperties = {
   },
   platformCredentialId: credentialId,
   tags: { type: "object", additionalProperties: { type: "string", maxLength: 256 }, maxProperties: 50 },
-  prefix: { type: "string", maxLength: 32 },
+  prefix: { type: "string", maxLength: 32, description: "IPS: the name prefix of its Compositing Engine VM. Refused unless empty: imageport makes no VM." },
   clientToken: {
     type: "string",
     pattern: "^[A-Za-z0-9._:-]{1,128}$",

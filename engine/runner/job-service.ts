@@ -3,7 +3,7 @@ import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { EngineError, ValidationFailedError } from "../errors";
+import { EngineError, FieldError, ValidationFailedError } from "../errors";
 import { ProbeContext, SubmitContext } from "../jobs/definition";
 import { JOB_DEFINITIONS } from "../jobs/definitions";
 import { isFinished, JobReport, JobType, JobView } from "../jobs/model";
@@ -54,6 +54,14 @@ export type SubmitResult =
       preview?: Record<string, unknown>;
     };
 
+/** Common fields that would have no effect here: refused, never ignored. */
+function commonRefusals(params: Record<string, unknown>): FieldError[] {
+  if (typeof params.prefix === "string" && params.prefix !== "") {
+    return [{ field: "prefix", message: "is not supported: it names the Compositing Engine VM IPS creates for a job, and imageport creates none. Leave it out (or empty)." }];
+  }
+  return [];
+}
+
 /** The queue: accepts jobs, hands them to connectors, records what they report. */
 export class JobService {
   /** Emits "submitted" (locationId) so the embedded connector starts at once. */
@@ -87,7 +95,7 @@ export class JobService {
     };
     const problems = await definition.validate(params, ctx);
     if (problems.length > 0) throw new ValidationFailedError(problems);
-    const refused = definition.unsupported?.(params) ?? [];
+    const refused = [...commonRefusals(params), ...(definition.unsupported?.(params) ?? [])];
     if (refused.length > 0) {
       const code = definition.refusalCode ?? "UNSUPPORTED_OPTION";
       const list = refused.map((f) => `${f.field} ${f.message}`).join("; ");

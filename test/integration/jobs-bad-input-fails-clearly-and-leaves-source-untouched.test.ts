@@ -71,9 +71,9 @@ describe("bad job input gets a clear error and loses nothing", function () {
   });
 
   it("refuses the preparation options that need a VM, saying imageport prepares without one", async () => {
-    const e = await refused("prepare", { ...base, provisioningType: "Mcs", ceVmSku: "Standard_D4s_v5", networkIsolation: true, networkTags: ["ips"] });
+    const e = await refused("prepare", { ...base, provisioningType: "Mcs", ceVmSku: "Standard_D4s_v5", networkIsolation: true, networkTags: ["ips"], prefix: "ce" });
     assert.equal(e.code, "UNSUPPORTED_OPTION");
-    assert.deepEqual(e.fields.map((f) => f.field).sort(), ["ceVmSku", "networkIsolation", "networkTags"]);
+    assert.deepEqual(e.fields.map((f) => f.field).sort(), ["ceVmSku", "networkIsolation", "networkTags", "prefix"]);
     assert.match(e.message, /without any VM/);
   });
 

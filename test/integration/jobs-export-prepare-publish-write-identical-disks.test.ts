@@ -126,10 +126,11 @@ describe("export, prepare and publish jobs write disks identical to their source
     assert.deepEqual(readdirSync(join(world.shareDir, "store")).sort(), ["Golden-2026.vdisk.json", "Golden-2026.vhdx"]);
   });
 
-  it("prepares (format and geometry only) and publishes in one job, reporting every step's progress", async () => {
+  it("prepares (format and geometry only, grown to outputSizeMb) and publishes in one job, reporting every step's progress", async () => {
     const job = await world.run("prepareAndPublish", {
       provisioningType: "Pvs",
       skipGuestPreparation: true,
+      outputSizeMb: 64,
       inputStorageLocation: { location: world.fileLocation(world.inputDir) },
       inputImageFilename: "golden.qcow2",
       outputStorageLocation: { location: world.smbLocation("store/"), credentialId: "smb" },
@@ -138,6 +139,7 @@ describe("export, prepare and publish jobs write disks identical to their source
     assert.equal(job.status, "complete", JSON.stringify(job.error));
     assert.deepEqual(job.steps.map((s) => s.name), ["validate", "fetch", "convert", "commit", "properties"]);
     assert.ok(job.steps.every((s) => s.progressPercent === 100 && s.startedAt && s.finishedAt));
+    assert.equal((job.additionalInfo.artifacts as Record<string, unknown>).virtualSizeBytes, 64 * MIB, "outputSizeMb has its effect");
     assert.ok(await qemuCompare(source, "qcow2", join(world.shareDir, "store", "Golden-pvs.vhdx"), "vhdx"));
   });
 

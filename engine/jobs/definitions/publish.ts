@@ -44,6 +44,7 @@ async function publish(p: PublishParams & PrepareOptions, ctx: RunContext, provi
       input: { location: p.inputStorageLocation, fileName: p.inputImageFilename, format: inputFormat(p.inputImageFilename, p.inputImageFormat)! },
       output: { location: p.outputStorageLocation, fileName: p.outputImageFilename, format: "vhdx", subformat: "dynamic", overwrite: p.overwriteOutput ?? false },
       alignToMiB: true,
+      minSize: p.outputSizeMb !== undefined ? p.outputSizeMb * 1024 * 1024 : undefined,
       prepare: guest?.prepare,
     },
     ctx,
