@@ -25,6 +25,7 @@ export type EngineErrorCode =
   // jobs, locations, connectors (API)
   | "JOB_NOT_FOUND"
   | "JOB_NOT_CANCELLABLE"
+  | "JOB_NOT_HELD"
   | "RESOURCE_LOCATION_NOT_FOUND"
   | "RESOURCE_LOCATION_IN_USE"
   | "RESOURCE_LOCATION_ALREADY_EXISTS"
@@ -43,11 +44,13 @@ export type EngineErrorCode =
   | "OUTPUT_EXISTS"
   | "OUTPUT_VERIFICATION_FAILED"
   | "DISK_TOOL_FAILED"
+  | "DISK_NOT_CONVERTIBLE"
   | "PLATFORM_UNREACHABLE"
   | "PLATFORM_ACCESS_DENIED"
   | "PLATFORM_NOT_FOUND"
   | "PLATFORM_REQUEST_FAILED"
   | "PLATFORM_CERTIFICATE_UNTRUSTED"
+  | "PLATFORM_CHOICE_INVALID"
   | "IMAGE_IN_USE"
   // guest preparation (engine/prepare)
   | "GUEST_NOT_FOUND"
@@ -57,10 +60,74 @@ export type EngineErrorCode =
   | "GUEST_REGISTRY_CORRUPT"
   | "GUEST_EDIT_FAILED"
   | "INSTALLER_NOT_FOUND"
+  | "CREDENTIAL_UNUSABLE"
+  | "ENGINE_SETTING_INVALID"
   | "JOB_CANCELLED"
   | "JOB_TIMED_OUT"
   | "ENGINE_RESTARTED"
   | "CONNECTOR_LOST";
+
+/**
+ * The one HTTP status of each code. Codes of job failures (stored in job.error) are 422: the
+ * request was valid but the work cannot be done; it is the status a dry run answers with them.
+ */
+export const ERROR_STATUS: Record<EngineErrorCode, number> = {
+  VALIDATION_FAILED: 400,
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
+  CREDENTIAL_NOT_FOUND: 404,
+  CREDENTIAL_ALREADY_EXISTS: 409,
+  NOT_FOUND: 404,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  PAYLOAD_TOO_LARGE: 413,
+  TOO_MANY_REQUESTS: 429,
+  MASTER_KEY_INVALID: 500,
+  SECRET_UNDECRYPTABLE: 500,
+  INTERNAL: 500,
+  DATA_DIR_LOCKED: 409,
+  TLS_REQUIRED: 400,
+  JOB_NOT_FOUND: 404,
+  JOB_NOT_CANCELLABLE: 409,
+  JOB_NOT_HELD: 409,
+  RESOURCE_LOCATION_NOT_FOUND: 404,
+  RESOURCE_LOCATION_IN_USE: 409,
+  RESOURCE_LOCATION_ALREADY_EXISTS: 409,
+  CONNECTOR_NOT_FOUND: 404,
+  REGISTRATION_CODE_INVALID: 401,
+  UNSUPPORTED_OPTION: 400,
+  PLATFORM_NOT_SUPPORTED: 400,
+  SOURCE_DISK_NOT_FOUND: 422,
+  SOURCE_DISK_UNREADABLE: 422,
+  SHARE_UNREACHABLE: 422,
+  SHARE_ACCESS_DENIED: 422,
+  SHARE_PATH_NOT_FOUND: 422,
+  LOCATION_NOT_ALLOWED: 422,
+  SHARE_WRITE_FAILED: 422,
+  OUTPUT_EXISTS: 422,
+  OUTPUT_VERIFICATION_FAILED: 422,
+  DISK_TOOL_FAILED: 422,
+  DISK_NOT_CONVERTIBLE: 422,
+  PLATFORM_UNREACHABLE: 422,
+  PLATFORM_ACCESS_DENIED: 422,
+  PLATFORM_NOT_FOUND: 422,
+  PLATFORM_REQUEST_FAILED: 422,
+  PLATFORM_CERTIFICATE_UNTRUSTED: 422,
+  PLATFORM_CHOICE_INVALID: 422,
+  IMAGE_IN_USE: 422,
+  GUEST_NOT_FOUND: 422,
+  GUEST_ENCRYPTED: 422,
+  GUEST_VOLUME_UNCLEAN: 422,
+  GUEST_FILE_SYSTEM_UNSUPPORTED: 422,
+  GUEST_REGISTRY_CORRUPT: 422,
+  GUEST_EDIT_FAILED: 422,
+  INSTALLER_NOT_FOUND: 422,
+  CREDENTIAL_UNUSABLE: 422,
+  ENGINE_SETTING_INVALID: 500,
+  JOB_CANCELLED: 422,
+  JOB_TIMED_OUT: 422,
+  ENGINE_RESTARTED: 422,
+  CONNECTOR_LOST: 422,
+};
 
 /** The JSON body of every non-2xx response. */
 export interface ErrorBody {
@@ -70,14 +137,17 @@ export interface ErrorBody {
 export class EngineError extends Error {
   override readonly name: string = "EngineError";
 
+  /** From ERROR_STATUS: one status per code, wherever the error is raised. */
+  readonly status: number;
+
   constructor(
     readonly code: EngineErrorCode,
-    readonly status: number,
     message: string,
     readonly fields?: FieldError[],
     options?: { cause?: unknown },
   ) {
     super(message, options);
+    this.status = ERROR_STATUS[code];
   }
 
   toBody(): ErrorBody {
@@ -90,21 +160,21 @@ export class EngineError extends Error {
 export class ValidationFailedError extends EngineError {
   override readonly name = "ValidationFailedError";
   constructor(fields: FieldError[], message = describeFields(fields)) {
-    super("VALIDATION_FAILED", 400, message, fields);
+    super("VALIDATION_FAILED", message, fields);
   }
 }
 
 export class UnauthenticatedError extends EngineError {
   override readonly name = "UnauthenticatedError";
   constructor(message: string) {
-    super("UNAUTHENTICATED", 401, message);
+    super("UNAUTHENTICATED", message);
   }
 }
 
 export class ForbiddenError extends EngineError {
   override readonly name = "ForbiddenError";
   constructor(message: string) {
-    super("FORBIDDEN", 403, message);
+    super("FORBIDDEN", message);
   }
 }
 
@@ -113,7 +183,6 @@ export class CredentialNotFoundError extends EngineError {
   constructor(readonly credentialId: string) {
     super(
       "CREDENTIAL_NOT_FOUND",
-      404,
       `Credential '${credentialId}' does not exist. List the existing ones with GET /ips/credentials, ` +
         `or create it with POST /ips/credentials.`,
     );
@@ -125,7 +194,6 @@ export class CredentialAlreadyExistsError extends EngineError {
   constructor(readonly credentialId: string) {
     super(
       "CREDENTIAL_ALREADY_EXISTS",
-      409,
       `Credential '${credentialId}' already exists. Ids are unique: replace it with ` +
         `PUT /ips/credentials/${credentialId}, or choose another id.`,
     );
@@ -137,7 +205,6 @@ export class NotFoundError extends EngineError {
   constructor(method: string, path: string) {
     super(
       "NOT_FOUND",
-      404,
       `No route ${method} ${path}. The engine's routes are listed in its OpenAPI document at ` +
         `/ips/info/openapi.json; check the method and the path.`,
     );
@@ -149,7 +216,6 @@ export class InternalError extends EngineError {
   constructor(requestId: string, options?: { cause?: unknown }) {
     super(
       "INTERNAL",
-      500,
       `The engine failed unexpectedly while handling this request (request id ${requestId}). ` +
         `The engine log has the details under that request id; retrying may help if the cause was transient.`,
       undefined,
@@ -163,7 +229,7 @@ export class InternalError extends EngineError {
  * Thrown by platforms/ and disk/; the runner stores code and message in job.error.
  */
 export function jobFailure(code: EngineErrorCode, message: string, cause?: unknown): EngineError {
-  return new EngineError(code, 500, message, undefined, { cause });
+  return new EngineError(code, message, undefined, { cause });
 }
 
 // --- factories for messages used in more than one place --------------------------------------
@@ -236,13 +302,12 @@ export function credentialTypeChange(id: string, stored: string, requested: stri
 }
 
 export function masterKeyInvalid(reason: string): EngineError {
-  return new EngineError("MASTER_KEY_INVALID", 500, `The master key is unusable: ${reason}`);
+  return new EngineError("MASTER_KEY_INVALID", `The master key is unusable: ${reason}`);
 }
 
 export function secretUndecryptable(what: string, cause?: unknown): EngineError {
   return new EngineError(
     "SECRET_UNDECRYPTABLE",
-    500,
     `The stored secret of ${what} could not be decrypted: it was encrypted with another master key, ` +
       `or the stored data was altered. Restore the master key this data directory was created with ` +
       `(IMAGEPORT_MASTER_KEY or <dataDir>/master.key), or re-enter the secret with PUT.`,

@@ -24,7 +24,6 @@ export function checkListenAddress(host: string, tls: TlsFiles | undefined): voi
   if (tls || isLoopback(host)) return;
   throw new EngineError(
     "TLS_REQUIRED",
-    400,
     `Refusing to listen on ${host} without TLS: API secrets, bearer tokens and the credentials connectors claim would cross the network in clear text. ` +
       `Give a certificate and its key (imageport serve --tls-cert cert.pem --tls-key key.pem), or listen on 127.0.0.1 (the default).`,
   );

@@ -183,8 +183,7 @@ export function registerConnectorRoutes(
       const answer = await jobService.report(customer(request), connectorId, request.params.id, request.body);
       if (!answer) {
         throw new EngineError(
-          "JOB_NOT_FOUND",
-          409,
+          "JOB_NOT_HELD",
           `Connector '${connectorId}' does not hold job '${request.params.id}' (it ended, or was taken back after the lease expired). Stop working on it.`,
         );
       }

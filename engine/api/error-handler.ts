@@ -48,12 +48,11 @@ function toEngineError(error: FastifyError, request: FastifyRequest): EngineErro
     case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
       return new EngineError(
         "UNSUPPORTED_MEDIA_TYPE",
-        415,
         `The Content-Type '${request.headers["content-type"] ?? ""}' is not accepted here. Send ` +
           `application/json (or application/x-www-form-urlencoded for the token endpoint).`,
       );
     case "FST_ERR_CTP_BODY_TOO_LARGE":
-      return new EngineError("PAYLOAD_TOO_LARGE", 413, "The request body is larger than the engine accepts (1 MiB).");
+      return new EngineError("PAYLOAD_TOO_LARGE", "The request body is larger than the engine accepts (1 MiB).");
   }
   if (typeof error.statusCode === "number" && error.statusCode >= 400 && error.statusCode < 500) {
     return bodyError(`could not be read (${error.code ?? "bad request"}); check the headers and the body`);

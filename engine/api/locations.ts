@@ -77,5 +77,5 @@ export function registerLocationRoutes(
 }
 
 function inUse(id: string, why: string): EngineError {
-  return new EngineError("RESOURCE_LOCATION_IN_USE", 409, `Resource location '${id}' cannot be deleted: ${why}.`);
+  return new EngineError("RESOURCE_LOCATION_IN_USE", `Resource location '${id}' cannot be deleted: ${why}.`);
 }

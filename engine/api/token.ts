@@ -32,7 +32,6 @@ export function registerTokenRoutes(
           errorResponseBuilder: (_request: unknown, context: { after: string }) =>
             new EngineError(
               "TOO_MANY_REQUESTS",
-              429,
               `Too many token requests for this client from this address (at most ${TOKEN_REQUESTS_PER_MINUTE} a minute). Reuse a token for its hour; try again in ${context.after}.`,
             ),
         },

@@ -53,7 +53,7 @@ export function resolveSubformat(format: DiskFormat, subformat?: string): string
   if (subformat === undefined) return allowed[0];
   if (!allowed.includes(subformat)) {
     throw jobFailure(
-      "UNSUPPORTED_OPTION",
+      "DISK_NOT_CONVERTIBLE",
       allowed.length === 0
         ? `The ${format} format has no subformats, but '${subformat}' was asked for. Leave the subformat out.`
         : `The ${format} subformat '${subformat}' is not supported. Use one of: ${allowed.join(", ")}.`,
@@ -82,7 +82,7 @@ export interface SizedSource {
 export function plannedTargetSize(source: SizedSource, target: TargetRef, size?: number): number {
   if (size !== undefined && size < source.virtualSize) {
     throw jobFailure(
-      "UNSUPPORTED_OPTION",
+      "DISK_NOT_CONVERTIBLE",
       `The requested size ${size} bytes is smaller than the disk '${source.path}' (${source.virtualSize} ` +
         `bytes). Disks are never shrunk: ask for at least ${source.virtualSize} bytes, or leave the size out.`,
     );
@@ -90,7 +90,7 @@ export function plannedTargetSize(source: SizedSource, target: TargetRef, size?:
   const virtualSize = targetVirtualSize(size ?? source.virtualSize, target.format, target.subformat);
   if (target.format === "vhd" && virtualSize > VHD_MAX_VIRTUAL_SIZE) {
     throw jobFailure(
-      "UNSUPPORTED_OPTION",
+      "DISK_NOT_CONVERTIBLE",
       `A VHD holds at most ${VHD_MAX_VIRTUAL_SIZE} bytes (2040 GiB) and '${target.path}' would need ` +
         `${virtualSize}. Use the vhdx format for larger disks.`,
     );
@@ -110,7 +110,7 @@ export async function refuseOverwritingSource(sourcePath: string, targetPath: st
   const [s, t] = await Promise.all([fs.stat(sourcePath), fs.stat(targetPath).catch(() => undefined)]);
   if (t && t.dev === s.dev && t.ino === s.ino) {
     throw jobFailure(
-      "UNSUPPORTED_OPTION",
+      "DISK_NOT_CONVERTIBLE",
       `The output '${targetPath}' is the source disk itself; converting would destroy it. Choose another output name.`,
     );
   }

@@ -35,7 +35,7 @@ export async function digestImage(image: ImageDetails, want: DigestWanted, optio
   const size = options.size ?? image.virtualSize;
   if (size < image.virtualSize) {
     throw jobFailure(
-      "UNSUPPORTED_OPTION",
+      "DISK_NOT_CONVERTIBLE",
       `Cannot hash ${size} bytes of '${image.path}': the disk is larger (${image.virtualSize} bytes). ` +
         `Hash at least its virtual size.`,
     );

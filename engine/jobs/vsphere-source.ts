@@ -90,7 +90,7 @@ export async function probeVsphereSource(p: VsphereSourceFields, ctx: ProbeConte
 function probeField(error: EngineError, p: VsphereSourceFields): string {
   if (error.code === "PLATFORM_ACCESS_DENIED") return "vsphereCredentialId";
   if (/sourceDiskName/.test(error.message)) return "sourceDiskName";
-  if (error.code === "SOURCE_DISK_NOT_FOUND" || error.code === "VALIDATION_FAILED") return VM_SELECTORS.find((f) => p[f] !== undefined) ?? "sourceVmName";
+  if (error.code === "SOURCE_DISK_NOT_FOUND" || error.code === "PLATFORM_CHOICE_INVALID") return VM_SELECTORS.find((f) => p[f] !== undefined) ?? "sourceVmName";
   return "vsphereHost";
 }
 

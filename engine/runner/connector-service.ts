@@ -81,7 +81,6 @@ export class ConnectorService {
     if (!record) {
       throw new EngineError(
         "REGISTRATION_CODE_INVALID",
-        401,
         "The registration code is unknown, already used or expired (codes work once, within an hour). " +
           "Create a new one with POST /ips/connectors.",
       );

@@ -79,7 +79,7 @@ export function executeJob(work: ClaimedWork, channel: WorkChannel, workRoot: st
       workDir,
       credential(id) {
         const found = credentials.get(id);
-        if (!found) throw new EngineError("CREDENTIAL_NOT_FOUND", 404, `Credential '${id}' no longer exists; it was deleted after the job was submitted. Create it again and resubmit the job.`);
+        if (!found) throw new EngineError("CREDENTIAL_NOT_FOUND", `Credential '${id}' no longer exists; it was deleted after the job was submitted. Create it again and resubmit the job.`);
         return found;
       },
       async step(name, fn) {

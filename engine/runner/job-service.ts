@@ -30,13 +30,13 @@ const DRY_RUN_PROBE_MS = 60_000;
 /** How long a dry run may take to work out what the job would do (a preparation reads the guest). */
 const DRY_RUN_PREVIEW_MS = 10 * 60_000;
 
-/** A dry run that finds the job would fail answers 422 with the job's own code (a job failure is a 500 otherwise). */
+/** A dry run that finds the job would fail answers with the job's own code (422), saying so. */
 async function dryRunFailure<T>(fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (error) {
-    if (error instanceof EngineError && error.status === 500 && error.code !== "INTERNAL") {
-      throw new EngineError(error.code, 422, `The dry run found that the job would fail: ${error.message}`, undefined, { cause: error });
+    if (error instanceof EngineError && error.status === 422) {
+      throw new EngineError(error.code, `The dry run found that the job would fail: ${error.message}`, undefined, { cause: error });
     }
     throw error;
   }
@@ -99,7 +99,7 @@ export class JobService {
     if (refused.length > 0) {
       const code = definition.refusalCode ?? "UNSUPPORTED_OPTION";
       const list = refused.map((f) => `${f.field} ${f.message}`).join("; ");
-      throw new EngineError(code, 400, `The request asks for something this engine cannot do: ${list}`, refused);
+      throw new EngineError(code, `The request asks for something this engine cannot do: ${list}`, refused);
     }
     if (dryRun) {
       if (!definition.dryRunProbe && !definition.dryRunPreview) return { dryRun: true, valid: true, parameters: params };
@@ -187,7 +187,6 @@ export class JobService {
     if (isFinished(before.status)) {
       throw new EngineError(
         "JOB_NOT_CANCELLABLE",
-        409,
         `Job '${id}' has already ended (${before.status}); there is nothing to cancel.`,
       );
     }

@@ -156,7 +156,6 @@ export class ConnectorStore {
 export function connectorNotFound(id: string): EngineError {
   return new EngineError(
     "CONNECTOR_NOT_FOUND",
-    404,
     `Connector '${id}' does not exist (or was deregistered). List connectors with GET /ips/connectors.`,
   );
 }

@@ -85,7 +85,6 @@ function dataDirLocked(dataDir: string, holder: Holder | undefined): EngineError
   const who = holder ? `imageportd pid ${holder.pid}${holder.hostname !== hostname() ? ` on ${holder.hostname}` : ""}, started ${holder.startedAt}` : "another imageportd";
   return new EngineError(
     "DATA_DIR_LOCKED",
-    409,
     `The data directory ${dataDir} is in use by ${who} (${join(dataDir, LOCK_FILE)}); nothing was changed. ` +
       `Stop that engine first, or start this one with another --data directory. If no engine is running, remove the file.`,
   );

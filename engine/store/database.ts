@@ -31,7 +31,6 @@ export async function openDatabase(dataDir: string, options: DatabaseOptions = {
   if (!isPostgresUrl(url)) {
     throw new EngineError(
       "INTERNAL",
-      500,
       `The database URL ${redactDatabaseUrl(url)} is not a PostgreSQL URL. Use postgres://user:password@host:5432/database, ` +
         `or leave IMAGEPORT_DATABASE_URL / --database unset to use ${join(dataDir, DB_FILE)}.`,
     );
@@ -65,7 +64,6 @@ async function migrate(db: Kysely<Database>, where: string, url?: string): Promi
   const backup = url ? "the database" : "the data directory";
   throw new EngineError(
     "INTERNAL",
-    500,
     `Database migration ${failed} failed in ${where}: ${reason}. The engine did not start; ` +
       `restore a backup of ${backup} or report this error.`,
     undefined,

@@ -417,7 +417,6 @@ async function releaseCompleteJobToken(db: Kysely<Database>, customerId: string,
 export function jobNotFound(id: string): EngineError {
   return new EngineError(
     "JOB_NOT_FOUND",
-    404,
     `Job '${id}' does not exist (or belongs to another customer). List jobs with GET /ips/jobs.`,
   );
 }

@@ -32,7 +32,6 @@ export class LocationStore {
     if (!(await this.insert(customerId, location))) {
       throw new EngineError(
         "RESOURCE_LOCATION_ALREADY_EXISTS",
-        409,
         `Resource location '${location.id}' already exists. Change it with PUT /ips/resourceLocations/${location.id}, or choose another id.`,
       );
     }
@@ -107,7 +106,6 @@ export class LocationStore {
 export function locationNotFound(id: string): EngineError {
   return new EngineError(
     "RESOURCE_LOCATION_NOT_FOUND",
-    404,
     `Resource location '${id}' does not exist. List them with GET /ips/resourceLocations; the engine's own is '${LOCAL_LOCATION_ID}'.`,
   );
 }

@@ -78,7 +78,6 @@ function requireValidUrl(url: string): void {
   } catch {
     throw new EngineError(
       "INTERNAL",
-      500,
       `The database URL is not a valid URL, so the engine cannot connect to PostgreSQL. ` +
         `Use postgres://user:password@host:5432/database (percent-encode special characters in the password) ` +
         `in IMAGEPORT_DATABASE_URL or --database.`,
@@ -95,7 +94,6 @@ function connectionFailed(url: string, err: unknown): EngineError {
   const cause = new Error(reason);
   return new EngineError(
     "INTERNAL",
-    500,
     `Cannot connect to PostgreSQL at ${redactDatabaseUrl(url)}: ${reason}. ${hint} The engine did not start.`,
     undefined,
     { cause: Object.assign(cause, { code: e.code }) },

@@ -244,7 +244,7 @@ describe("$createImage on vSphere makes a VM with a snapshot from a disk", funct
       await failsWith(imageBody({ vsphereFolder: "DC0/vm/nowhere" }), "PLATFORM_NOT_FOUND", /'DC0\/vm\/nowhere'.*vsphereFolder/);
       await failsWith(imageBody({ vsphereResourcePool: "DC0/host/nowhere/Resources" }), "PLATFORM_NOT_FOUND", /nowhere.*vsphereResourcePool/);
       await failsWith(imageBody({ vsphereDatacenter: "DC9" }), "PLATFORM_NOT_FOUND", /'DC9'.*vsphereDatacenter.*DC0/);
-      await failsWith(imageBody({ vsphereFolder: "DC0/host" }), "VALIDATION_FAILED", /vsphereFolder.*not for VMs/);
+      await failsWith(imageBody({ vsphereFolder: "DC0/host" }), "PLATFORM_CHOICE_INVALID", /vsphereFolder.*not for VMs/);
     });
 
     it("an account without the privileges is PLATFORM_ACCESS_DENIED naming each one, before anything is made", async () => {

@@ -86,7 +86,7 @@ describe("disk: copyImageFile writes every format and subformat with identical c
     const target = path.join(tmp.dir, "shrunk.raw");
     await assert.rejects(
       convertDisk({ source: { path: source, format: "qcow2" }, target: { path: target, format: "raw" }, size: 8 * MiB, signal: never }),
-      (e: any) => e.code === "UNSUPPORTED_OPTION" && /never shrunk/.test(e.message) && e.message.includes(source),
+      (e: any) => e.code === "DISK_NOT_CONVERTIBLE" && /never shrunk/.test(e.message) && e.message.includes(source),
     );
     await assert.rejects(fs.stat(target), { code: "ENOENT" });
   });
@@ -95,7 +95,7 @@ describe("disk: copyImageFile writes every format and subformat with identical c
     const before = await plainSha256(source, "qcow2");
     await assert.rejects(
       convertDisk({ source: { path: source, format: "qcow2" }, target: { path: source, format: "qcow2" }, signal: never }),
-      { code: "UNSUPPORTED_OPTION" },
+      { code: "DISK_NOT_CONVERTIBLE" },
     );
     assert.equal(await plainSha256(source, "qcow2"), before);
   });

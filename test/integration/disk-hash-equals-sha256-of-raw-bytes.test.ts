@@ -81,6 +81,6 @@ describe("disk: hashDisk equals sha256 of the disk's raw bytes", function () {
 
   it("refuses to hash fewer bytes than the disk holds", async () => {
     const file = path.join(tmp.dir, "raw.raw");
-    await assert.rejects(hashDisk(file, "raw", { size: MiB, workDir: work, signal: never }), { code: "UNSUPPORTED_OPTION" });
+    await assert.rejects(hashDisk(file, "raw", { size: MiB, workDir: work, signal: never }), { code: "DISK_NOT_CONVERTIBLE" });
   });
 });

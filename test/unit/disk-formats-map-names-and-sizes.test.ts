@@ -33,14 +33,14 @@ describe("disk: format names and target sizes", () => {
     assert.equal(targetVirtualSize(1_000_448, "vhdx", "fixed"), 1_000_448);
   });
 
-  it("defaults subformats and refuses unknown ones with UNSUPPORTED_OPTION", () => {
+  it("defaults subformats and refuses unknown ones with DISK_NOT_CONVERTIBLE", () => {
     assert.equal(resolveSubformat("vhd"), "dynamic");
     assert.equal(resolveSubformat("vhdx"), "dynamic");
     assert.equal(resolveSubformat("vmdk"), "monolithicSparse");
     assert.equal(resolveSubformat("vmdk", "streamOptimized"), "streamOptimized");
     assert.equal(resolveSubformat("qcow2"), undefined);
-    assert.throws(() => resolveSubformat("vhd", "differencing"), (e: unknown) => e instanceof EngineError && e.code === "UNSUPPORTED_OPTION" && /fixed/.test(e.message));
-    assert.throws(() => resolveSubformat("raw", "fixed"), (e: unknown) => e instanceof EngineError && e.code === "UNSUPPORTED_OPTION");
+    assert.throws(() => resolveSubformat("vhd", "differencing"), (e: unknown) => e instanceof EngineError && e.code === "DISK_NOT_CONVERTIBLE" && /fixed/.test(e.message));
+    assert.throws(() => resolveSubformat("raw", "fixed"), (e: unknown) => e instanceof EngineError && e.code === "DISK_NOT_CONVERTIBLE");
     assert.throws(() => targetVirtualSize(MiB, "vmdk", "monolithicFlat"), EngineError);
   });
 });

@@ -150,7 +150,7 @@ export async function runAzureUpload(p: UploadParams, ctx: RunContext): Promise<
         const diskSizeBytes = azureDiskBytes(source.virtualSize);
         if (diskSizeBytes > MAX_DISK_BYTES) {
           throw jobFailure(
-            "UNSUPPORTED_OPTION",
+            "DISK_NOT_CONVERTIBLE",
             `The disk ${source.name} is ${source.virtualSize} bytes; an Azure managed disk upload holds at most ${MAX_DISK_BYTES} bytes (32 TiB). ` +
               `Shrink the disk below 32 TiB, or upload it to another platform.`,
           );

@@ -116,7 +116,7 @@ export async function runGcpUpload(p: UploadParams, ctx: RunContext): Promise<vo
   const client = openGcpClient(ctx.credential(p.platformCredentialId));
   const project = p.project ?? client.keyProject;
   if (!project) {
-    throw jobFailure("VALIDATION_FAILED", `No GCP project: the field project is absent and the service-account key of credential '${p.platformCredentialId}' has no project_id. Give project.`);
+    throw jobFailure("CREDENTIAL_UNUSABLE", `No GCP project: the field project is absent and the service-account key of credential '${p.platformCredentialId}' has no project_id. Give project.`);
   }
   const bucket = p.bucket!;
   const imageName = imageNameFor(p, jobId);

@@ -28,24 +28,24 @@ export function endpointSetting(env: NodeJS.ProcessEnv = process.env): string | 
   try {
     url = new URL(value);
   } catch {
-    throw jobFailure("VALIDATION_FAILED", `${ENDPOINT_ENV} is set to something that is not a URL; set it to e.g. http://127.0.0.1:5000 or unset it.`);
+    throw jobFailure("ENGINE_SETTING_INVALID", `${ENDPOINT_ENV} is set to something that is not a URL; set it to e.g. http://127.0.0.1:5000 or unset it.`);
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw jobFailure("VALIDATION_FAILED", `${ENDPOINT_ENV} must be an http:// or https:// URL; it has the scheme '${url.protocol}'.`);
+    throw jobFailure("ENGINE_SETTING_INVALID", `${ENDPOINT_ENV} must be an http:// or https:// URL; it has the scheme '${url.protocol}'.`);
   }
   if (url.username || url.password) {
-    throw jobFailure("VALIDATION_FAILED", `${ENDPOINT_ENV} must not carry user info; AWS credentials come from the credential wallet.`);
+    throw jobFailure("ENGINE_SETTING_INVALID", `${ENDPOINT_ENV} must not carry user info; AWS credentials come from the credential wallet.`);
   }
   return url.href.replace(/\/$/, "");
 }
 
 export function openAwsClients(credential: StorageCredential, region: string): AwsClients {
   if (credential.type !== "Aws") {
-    throw jobFailure("VALIDATION_FAILED", `Credential '${credential.id}' is of type ${credential.type}; AWS calls need an Aws credential (platformCredentialId).`);
+    throw jobFailure("CREDENTIAL_UNUSABLE", `Credential '${credential.id}' is of type ${credential.type}; AWS calls need an Aws credential (platformCredentialId).`);
   }
   const { accessKeyId, secretAccessKey, sessionToken } = credential.fields;
   if (!accessKeyId || !secretAccessKey) {
-    throw jobFailure("VALIDATION_FAILED", `Credential '${credential.id}' lacks accessKeyId or secretAccessKey; replace it with PUT /ips/credentials/${credential.id}.`);
+    throw jobFailure("CREDENTIAL_UNUSABLE", `Credential '${credential.id}' lacks accessKeyId or secretAccessKey; replace it with PUT /ips/credentials/${credential.id}.`);
   }
   const endpoint = endpointSetting();
   const config = {

@@ -110,11 +110,11 @@ function retryAfter(headers: Headers): number | undefined {
 /** An ARM client for the wallet's Azure credential and the engine's endpoint settings. */
 export function openArmClient(credential: StorageCredential): ArmClient {
   if (credential.type !== "Azure") {
-    throw jobFailure("VALIDATION_FAILED", `Credential '${credential.id}' is of type ${credential.type}; Azure calls need an Azure credential (platformCredentialId).`);
+    throw jobFailure("CREDENTIAL_UNUSABLE", `Credential '${credential.id}' is of type ${credential.type}; Azure calls need an Azure credential (platformCredentialId).`);
   }
   const { tenantId, clientId, clientSecret } = credential.fields;
   if (!tenantId || !clientId || !clientSecret) {
-    throw jobFailure("VALIDATION_FAILED", `Credential '${credential.id}' lacks tenantId, clientId or clientSecret; replace it with PUT /ips/credentials/${credential.id}.`);
+    throw jobFailure("CREDENTIAL_UNUSABLE", `Credential '${credential.id}' lacks tenantId, clientId or clientSecret; replace it with PUT /ips/credentials/${credential.id}.`);
   }
   const endpoints = azureEndpoints();
   return new ArmClient(endpoints, new TokenSource({ tenantId, clientId, clientSecret }, endpoints));

@@ -36,13 +36,13 @@ function urlSetting(name: string, env: NodeJS.ProcessEnv): string | undefined {
   try {
     url = new URL(value);
   } catch {
-    throw jobFailure("VALIDATION_FAILED", `${name} is set to something that is not a URL; set it to e.g. http://127.0.0.1:7070 or unset it.`);
+    throw jobFailure("ENGINE_SETTING_INVALID", `${name} is set to something that is not a URL; set it to e.g. http://127.0.0.1:7070 or unset it.`);
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw jobFailure("VALIDATION_FAILED", `${name} must be an http:// or https:// URL; it has the scheme '${url.protocol}'.`);
+    throw jobFailure("ENGINE_SETTING_INVALID", `${name} must be an http:// or https:// URL; it has the scheme '${url.protocol}'.`);
   }
   if (url.username || url.password || url.search) {
-    throw jobFailure("VALIDATION_FAILED", `${name} must be a plain base URL (no user info, no query); Azure credentials come from the credential wallet.`);
+    throw jobFailure("ENGINE_SETTING_INVALID", `${name} must be a plain base URL (no user info, no query); Azure credentials come from the credential wallet.`);
   }
   return url.href.replace(/\/$/, "");
 }

@@ -24,7 +24,7 @@ export class TokenSource {
     private readonly endpoints: AzureEndpoints,
   ) {
     if (!/^[A-Za-z0-9.-]{1,253}$/.test(secret.tenantId)) {
-      throw jobFailure("VALIDATION_FAILED", "The Azure credential's tenantId is neither a GUID nor a domain name; replace the credential (PUT /ips/credentials/<id>).");
+      throw jobFailure("CREDENTIAL_UNUSABLE", "The Azure credential's tenantId is neither a GUID nor a domain name; replace the credential (PUT /ips/credentials/<id>).");
     }
   }
 

@@ -37,7 +37,7 @@ interface ServiceAccountKey {
 
 export function openGcpClient(credential: StorageCredential): GcpClient {
   if (credential.type !== "Gcp") {
-    throw jobFailure("VALIDATION_FAILED", `Credential '${credential.id}' is of type ${credential.type}; GCP calls need a Gcp credential (platformCredentialId).`);
+    throw jobFailure("CREDENTIAL_UNUSABLE", `Credential '${credential.id}' is of type ${credential.type}; GCP calls need a Gcp credential (platformCredentialId).`);
   }
   const key = parseKey(credential);
   const endpoints = gcpEndpoints();
@@ -116,7 +116,7 @@ export async function readJson<T>(answer: Response): Promise<T> {
 
 function parseKey(credential: StorageCredential): ServiceAccountKey {
   const invalid = (why: string) =>
-    jobFailure("VALIDATION_FAILED", `Credential '${credential.id}' holds no usable service-account key (${why}); replace it with PUT /ips/credentials/${credential.id}.`);
+    jobFailure("CREDENTIAL_UNUSABLE", `Credential '${credential.id}' holds no usable service-account key (${why}); replace it with PUT /ips/credentials/${credential.id}.`);
   let key: Partial<ServiceAccountKey>;
   try {
     key = JSON.parse(credential.fields.serviceAccountKey ?? "");

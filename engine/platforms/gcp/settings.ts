@@ -29,13 +29,13 @@ export function gcpEndpoints(env: NodeJS.ProcessEnv = process.env): GcpEndpoints
     try {
       url = new URL(value);
     } catch {
-      throw jobFailure("VALIDATION_FAILED", `${name} is set to something that is not a URL; set it to e.g. http://127.0.0.1:4443 or unset it.`);
+      throw jobFailure("ENGINE_SETTING_INVALID", `${name} is set to something that is not a URL; set it to e.g. http://127.0.0.1:4443 or unset it.`);
     }
     if (url.protocol !== "http:" && url.protocol !== "https:") {
-      throw jobFailure("VALIDATION_FAILED", `${name} must be an http:// or https:// URL; it has the scheme '${url.protocol}'.`);
+      throw jobFailure("ENGINE_SETTING_INVALID", `${name} must be an http:// or https:// URL; it has the scheme '${url.protocol}'.`);
     }
     if (url.username || url.password) {
-      throw jobFailure("VALIDATION_FAILED", `${name} must not carry user info; GCP credentials come from the credential wallet.`);
+      throw jobFailure("ENGINE_SETTING_INVALID", `${name} must not carry user info; GCP credentials come from the credential wallet.`);
     }
     return keepPath ? url.href : url.href.replace(/\/+$/, "");
   };

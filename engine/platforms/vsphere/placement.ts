@@ -46,7 +46,7 @@ export async function resolvePlacement(client: VsphereClient, request: Placement
   const ownerProps = await client.properties(owner, ["name", "datastore"], signal);
   if (!moRefList(ownerProps["datastore"]).some((d) => d.value === datastore.ref.value)) {
     throw jobFailure(
-      "VALIDATION_FAILED",
+      "PLATFORM_CHOICE_INVALID",
       `The datastore '${datastore.name}' (${fields.datastore}) is not mounted on the hosts of '${text(ownerProps["name"])}', where ${fields.resourcePool} '${pool.path}' runs VMs. ` +
         `Choose a datastore those hosts see, or another resource pool.`,
     );
@@ -61,7 +61,7 @@ async function findDatacenter(client: VsphereClient, wanted: string | undefined,
   if (wanted === undefined) {
     if (all.length !== 1) {
       throw jobFailure(
-        all.length === 0 ? "PLATFORM_NOT_FOUND" : "VALIDATION_FAILED",
+        all.length === 0 ? "PLATFORM_NOT_FOUND" : "PLATFORM_CHOICE_INVALID",
         all.length === 0
           ? `vCenter ${client.address} has no datacenter to put the VM in.`
           : `vCenter ${client.address} has ${all.length} datacenters (${names.join(", ")}); name one with ${field}.`,
@@ -126,7 +126,7 @@ async function findFolder(
     if (ref?.type !== "Folder") continue;
     const childTypes = stringList((await client.properties(ref, ["childType"], signal))["childType"]);
     if (!childTypes.includes("VirtualMachine")) {
-      throw jobFailure("VALIDATION_FAILED", `'${path}' (field ${field}) is a folder for ${childTypes.join(", ") || "nothing"}, not for VMs. Give a folder under '${datacenter.path}/vm'.`);
+      throw jobFailure("PLATFORM_CHOICE_INVALID", `'${path}' (field ${field}) is a folder for ${childTypes.join(", ") || "nothing"}, not for VMs. Give a folder under '${datacenter.path}/vm'.`);
     }
     if ((await client.datacenterPath(ref, signal)) !== datacenter.path) continue;
     return { ref, path };
@@ -159,7 +159,7 @@ async function findPool(
     const ref = await client.findByInventoryPath(path, signal);
     if (!ref) continue;
     if (ref.type === "VirtualApp") {
-      throw jobFailure("VALIDATION_FAILED", `'${path}' (field ${field}) is a vApp; imageport puts the VM in a resource pool of a cluster or host. Name one of those.`);
+      throw jobFailure("PLATFORM_CHOICE_INVALID", `'${path}' (field ${field}) is a vApp; imageport puts the VM in a resource pool of a cluster or host. Name one of those.`);
     }
     let pool: MoRef | undefined;
     if (ref.type === "ResourcePool") pool = ref;

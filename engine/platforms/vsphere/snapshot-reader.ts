@@ -218,7 +218,7 @@ async function findVm(client: VsphereClient, selector: VmSelector, signal: Abort
   if (matches.length === 0) throw vmNotFound(`named '${selector.name}'`, "sourceVmName", client.address);
   if (matches.length > 1) {
     throw jobFailure(
-      "VALIDATION_FAILED",
+      "PLATFORM_CHOICE_INVALID",
       `${matches.length} VMs on vCenter ${client.address} are named '${selector.name}' (${matches.map((m) => m.obj.value).join(", ")}). Name one with sourceVmId or sourceVmPath.`,
     );
   }
@@ -234,7 +234,7 @@ function pickDisk(vm: VmSummary, wanted: string | undefined, address: string): V
   if (wanted === undefined) {
     if (vm.disks.length === 1) return vm.disks[0]!;
     throw jobFailure(
-      vm.disks.length === 0 ? "SOURCE_DISK_NOT_FOUND" : "VALIDATION_FAILED",
+      vm.disks.length === 0 ? "SOURCE_DISK_NOT_FOUND" : "PLATFORM_CHOICE_INVALID",
       vm.disks.length === 0
         ? `VM '${vm.name}' on vCenter ${address} has no virtual disk.`
         : `VM '${vm.name}' has ${vm.disks.length} disks: ${list}. Name one with sourceDiskName.`,

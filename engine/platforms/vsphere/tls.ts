@@ -6,7 +6,7 @@
 
 import * as https from "node:https";
 import { describePresented, normalizeFingerprint, Presented, trustingAgent, TrustOptions } from "../../../client/tls-trust";
-import { EngineError, jobFailure } from "../../errors";
+import { EngineError, jobFailure, ValidationFailedError } from "../../errors";
 
 export { normalizeFingerprint };
 export type VsphereTlsOptions = TrustOptions;
@@ -28,7 +28,7 @@ export function untrustedCertificate(host: string, reason: string, presented: Pr
  */
 export function vsphereAgent(host: string, options: VsphereTlsOptions): https.Agent {
   if (options.fingerprint !== undefined && normalizeFingerprint(options.fingerprint) === undefined) {
-    throw jobFailure("VALIDATION_FAILED", "vsphereSslFingerprint is not a SHA-1 or SHA-256 fingerprint (40 or 64 hex digits, colons allowed).");
+    throw new ValidationFailedError([{ field: "vsphereSslFingerprint", message: "is not a SHA-1 or SHA-256 fingerprint (40 or 64 hex digits, colons allowed)" }]);
   }
   return trustingAgent(options, (reason, presented) => untrustedCertificate(host, reason, presented));
 }
