@@ -1,4 +1,3 @@
-import rateLimit from "@fastify/rate-limit";
 import Fastify, { FastifyInstance, LogController } from "fastify";
 import { randomUUID } from "node:crypto";
 import { mkdirSync } from "node:fs";
@@ -254,7 +253,6 @@ async function buildApp(
   await registerOpenApi(app);
   registerHealthRoutes(app);
   registerOpenApiRoute(app);
-  await app.register(rateLimit, { global: false }); // routes opt in (the token endpoint)
   registerTokenRoutes(app, deps);
   registerCredentialRoutes(app, deps);
   registerJobRoutes(app, deps);
