@@ -26,6 +26,7 @@ import * as nodePath from "node:path";
 import { jobFailure } from "../errors";
 import { checkedDataRanges, rangePieces } from "./data-ranges";
 import { DataRange, DiskSource } from "./source";
+import { takeBytes } from "./take-bytes";
 
 // Magic numbers (proto.md).
 const NBDMAGIC = 0x4e42444d41474943n;
@@ -351,26 +352,8 @@ class Incoming {
   }
 
   private take(length: number): Buffer {
-    const first = this.chunks[0];
-    let out: Buffer;
-    if (first && first.length >= length) {
-      out = first.subarray(0, length);
-      if (first.length === length) this.chunks.shift();
-      else this.chunks[0] = first.subarray(length);
-    } else {
-      out = Buffer.allocUnsafe(length);
-      let filled = 0;
-      while (filled < length) {
-        const c = this.chunks[0]!;
-        const n = Math.min(c.length, length - filled);
-        c.copy(out, filled, 0, n);
-        filled += n;
-        if (n === c.length) this.chunks.shift();
-        else this.chunks[0] = c.subarray(n);
-      }
-    }
     this.buffered -= length;
-    return out;
+    return takeBytes(this.chunks, length);
   }
 }
 

@@ -1,6 +1,8 @@
 // Bytes arriving in chunks from a child's pipe, taken out as lines and fixed-length bodies by
 // one reader at a time (the volume tools' protocols are strictly request/answer).
 
+import { takeBytes } from "../disk/take-bytes";
+
 export class ByteQueue {
   private chunks: Buffer[] = [];
   private buffered = 0;
@@ -49,27 +51,8 @@ export class ByteQueue {
   }
 
   private take(length: number): Buffer {
-    if (length === 0) return Buffer.alloc(0);
-    const first = this.chunks[0];
-    let out: Buffer;
-    if (first.length >= length) {
-      out = first.subarray(0, length);
-      if (first.length === length) this.chunks.shift();
-      else this.chunks[0] = first.subarray(length);
-    } else {
-      out = Buffer.allocUnsafe(length);
-      let filled = 0;
-      while (filled < length) {
-        const chunk = this.chunks[0];
-        const n = Math.min(chunk.length, length - filled);
-        chunk.copy(out, filled, 0, n);
-        filled += n;
-        if (n === chunk.length) this.chunks.shift();
-        else this.chunks[0] = chunk.subarray(n);
-      }
-    }
     this.buffered -= length;
-    return out;
+    return takeBytes(this.chunks, length);
   }
 
   private more(): Promise<void> {
